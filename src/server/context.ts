@@ -1,0 +1,25 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { Pool } from "pg";
+import type { EventWriter } from "../ingest/index.ts";
+import type { Workspace, WorkspaceResolver } from "../workspaces/index.ts";
+import type { Metrics } from "./metrics.ts";
+
+/** What the routes are given: ports and services, never module internals. */
+export interface ServerDeps {
+  pool: Pool;
+  writer: EventWriter;
+  workspaces: WorkspaceResolver;
+  metrics: Metrics;
+  /** Which routes this process serves: `worker` answers only health, readiness and metrics. */
+  role: "all" | "api" | "worker";
+  logger?: FastifyBaseLogger;
+  /** Clock for receivedAt (tests may pin it). */
+  now?: () => Date;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The workspace of the authenticated admin token. */
+    workspace: Workspace;
+  }
+}

@@ -1,0 +1,3 @@
+export { buildApp } from "./app.ts";
+export { createMetrics, type Metrics } from "./metrics.ts";
+export type { ServerDeps } from "./context.ts";
