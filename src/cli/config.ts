@@ -28,7 +28,8 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     throw new Error(`port must be an integer from 0 to 65535 (got ${flags.port ?? env.WAYMARK_PORT})`);
   }
   const role = flags.role ?? env.WAYMARK_ROLE ?? "all";
-  if (!(ROLES as readonly string[]).includes(role)) throw new Error(`role must be one of ${ROLES.join(", ")} (got ${role})`);
+  if (!(ROLES as readonly string[]).includes(role))
+    throw new Error(`role must be one of ${ROLES.join(", ")} (got ${role})`);
   return {
     port,
     host: flags.host ?? env.WAYMARK_HOST ?? "127.0.0.1",

@@ -21,7 +21,11 @@ export function credentialsPath(dataDir: string): string {
  * `<dataDir>/credentials.json` (0600). Two processes starting at once create one workspace.
  * Returns the keys when this call created them.
  */
-export async function bootstrapWorkspace(pool: Pool, dataDir: string, apiUrl: string): Promise<WorkspaceKeys | null> {
+export async function bootstrapWorkspace(
+  pool: Pool,
+  dataDir: string,
+  apiUrl: string,
+): Promise<WorkspaceKeys | null> {
   const keys = await withTx(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('waymark.bootstrap'))");
     const { rows } = await client.query("SELECT 1 FROM workspaces LIMIT 1");
@@ -31,7 +35,11 @@ export async function bootstrapWorkspace(pool: Pool, dataDir: string, apiUrl: st
   return keys;
 }
 
-export async function writeCredentials(dataDir: string, keys: WorkspaceKeys, apiUrl: string): Promise<string> {
+export async function writeCredentials(
+  dataDir: string,
+  keys: WorkspaceKeys,
+  apiUrl: string,
+): Promise<string> {
   await mkdir(dataDir, { recursive: true });
   const file = credentialsPath(dataDir);
   const body: Credentials = {

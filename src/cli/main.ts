@@ -13,9 +13,16 @@ const withServerFlags = (cmd: Command) =>
   cmd
     .option("--port <port>", "HTTP port (env WAYMARK_PORT, default 8080)")
     .option("--host <host>", "address to listen on (env WAYMARK_HOST, default 127.0.0.1)")
-    .option("--data-dir <dir>", "where the embedded PostgreSQL and credentials.json live (env WAYMARK_DATA_DIR, default ./.waymark)");
+    .option(
+      "--data-dir <dir>",
+      "where the embedded PostgreSQL and credentials.json live (env WAYMARK_DATA_DIR, default ./.waymark)",
+    );
 
-withServerFlags(program.command("start").description("start the server (and the embedded PostgreSQL unless DATABASE_URL is set)"))
+withServerFlags(
+  program
+    .command("start")
+    .description("start the server (and the embedded PostgreSQL unless DATABASE_URL is set)"),
+)
   .option("--role <role>", "all | api | worker (env WAYMARK_ROLE, default all)")
   .action(async (flags: ConfigFlags) => {
     const config = readConfig(flags);
@@ -57,26 +64,27 @@ withServerFlags(program.command("migrate").description("apply pending database m
 );
 
 const workspaces = program.command("workspaces").description("manage workspaces");
-withServerFlags(workspaces.command("create <name>").description("create a workspace and print its keys")).action(
-  async (name: string, flags: ConfigFlags) => {
-    const config = readConfig(flags);
-    const db = await openDatabase(config, createLogger(config.logLevel), 2);
-    try {
-      await migrate(db.pool);
-      const keys = await createWorkspace(db.pool, name);
-      console.log(JSON.stringify(keys, null, 2));
-    } finally {
-      await db.close();
-    }
-  },
-);
+withServerFlags(
+  workspaces.command("create <name>").description("create a workspace and print its keys"),
+).action(async (name: string, flags: ConfigFlags) => {
+  const config = readConfig(flags);
+  const db = await openDatabase(config, createLogger(config.logLevel), 2);
+  try {
+    await migrate(db.pool);
+    const keys = await createWorkspace(db.pool, name);
+    console.log(JSON.stringify(keys, null, 2));
+  } finally {
+    await db.close();
+  }
+});
 withServerFlags(workspaces.command("list").description("list workspaces and their write keys")).action(
   async (flags: ConfigFlags) => {
     const config = readConfig(flags);
     const db = await openDatabase(config, createLogger(config.logLevel), 2);
     try {
       await migrate(db.pool);
-      for (const w of await listWorkspaces(db.pool)) console.log(`${w.id}  ${w.name}  writeKey=${w.writeKey}`);
+      for (const w of await listWorkspaces(db.pool))
+        console.log(`${w.id}  ${w.name}  writeKey=${w.writeKey}`);
     } finally {
       await db.close();
     }

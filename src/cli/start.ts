@@ -51,18 +51,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-    const url = config.publicUrl ?? `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+    const url =
+      config.publicUrl ?? `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
 
     const created = await bootstrapWorkspace(db.pool, config.dataDir, url);
     if (!created && !hasCredentials(config.dataDir)) {
-      log.warn("workspaces exist but this data dir has no credentials.json; use `waymark workspaces create <name>`");
+      log.warn(
+        "workspaces exist but this data dir has no credentials.json; use `waymark workspaces create <name>`",
+      );
     }
     // Partitions a few months ahead, kept up by every worker (the SQL function is safe to race).
     const upkeep =
       config.role === "api"
         ? undefined
         : setInterval(() => {
-            ensurePartitions(db.pool, new Date()).catch((err) => log.error({ err }, "partition upkeep failed"));
+            ensurePartitions(db.pool, new Date()).catch((err) =>
+              log.error({ err }, "partition upkeep failed"),
+            );
           }, HOUR).unref();
 
     process.stdout.write(

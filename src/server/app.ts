@@ -23,7 +23,9 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
+    void reply
+      .code(404)
+      .send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
 
   app.addHook("onResponse", async (req, reply) => {
@@ -43,7 +45,11 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
       },
       components: {
         securitySchemes: {
-          writeKey: { type: "http", scheme: "basic", description: "write key as the user name, empty password" },
+          writeKey: {
+            type: "http",
+            scheme: "basic",
+            description: "write key as the user name, empty password",
+          },
           adminToken: { type: "http", scheme: "bearer" },
         },
       },

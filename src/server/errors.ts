@@ -20,24 +20,36 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
 }
 
 export function toResponse(err: FastifyError): { status: number; body: ErrorBody } {
-  if (err instanceof WaymarkError) return { status: err.status, body: { error: err.code, message: err.message } };
+  if (err instanceof WaymarkError)
+    return { status: err.status, body: { error: err.code, message: err.message } };
   if (hasZodFastifySchemaValidationErrors(err)) {
     const issue = err.validation[0];
-    const field = [err.validationContext, ...(issue?.instancePath.split("/").filter(Boolean) ?? [])].join(".");
-    return { status: 400, body: { error: "validation_error", message: `${field}: ${issue?.message ?? "invalid"}` } };
+    const field = [err.validationContext, ...(issue?.instancePath.split("/").filter(Boolean) ?? [])].join(
+      ".",
+    );
+    return {
+      status: 400,
+      body: { error: "validation_error", message: `${field}: ${issue?.message ?? "invalid"}` },
+    };
   }
   switch (err.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return {
         status: 413,
-        body: { error: "payload_too_large", message: `request body is over the limit of ${LIMITS.requestBytes / 1024} KB` },
+        body: {
+          error: "payload_too_large",
+          message: `request body is over the limit of ${LIMITS.requestBytes / 1024} KB`,
+        },
       };
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
     case "FST_ERR_CTP_INVALID_JSON_BODY":
       return { status: 400, body: { error: "validation_error", message: `malformed JSON: ${err.message}` } };
     case "Z_DATA_ERROR":
     case "Z_BUF_ERROR":
-      return { status: 400, body: { error: "validation_error", message: `body is not valid gzip: ${err.message}` } };
+      return {
+        status: 400,
+        body: { error: "validation_error", message: `body is not valid gzip: ${err.message}` },
+      };
   }
   if (UNAVAILABLE.has(err.code) || String(err.code ?? "").startsWith("08")) {
     return { status: 503, body: { error: "unavailable", message: "the database is unavailable; retry" } };
@@ -45,5 +57,8 @@ export function toResponse(err: FastifyError): { status: number; body: ErrorBody
   if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) {
     return { status: err.statusCode, body: { error: err.code ?? "bad_request", message: err.message } };
   }
-  return { status: 500, body: { error: "internal_error", message: "internal error; the request was not stored" } };
+  return {
+    status: 500,
+    body: { error: "internal_error", message: "internal error; the request was not stored" },
+  };
 }

@@ -47,7 +47,9 @@ export async function findByAdminToken(db: Queryable, token: string): Promise<Wo
 }
 
 export async function listWorkspaces(db: Queryable): Promise<Workspace[]> {
-  const { rows } = await db.query<Row>("SELECT id, name, write_key, created_at FROM workspaces ORDER BY created_at");
+  const { rows } = await db.query<Row>(
+    "SELECT id, name, write_key, created_at FROM workspaces ORDER BY created_at",
+  );
   return rows.map(toWorkspace);
 }
 
@@ -59,7 +61,10 @@ interface Row {
 }
 
 async function one(db: Queryable, where: string, value: string): Promise<Workspace | null> {
-  const { rows } = await db.query<Row>(`SELECT id, name, write_key, created_at FROM workspaces WHERE ${where}`, [value]);
+  const { rows } = await db.query<Row>(
+    `SELECT id, name, write_key, created_at FROM workspaces WHERE ${where}`,
+    [value],
+  );
   return rows[0] ? toWorkspace(rows[0]) : null;
 }
 

@@ -8,12 +8,16 @@ import { z } from "zod";
 export const MESSAGE_TYPES = ["identify", "track", "page", "screen", "group", "alias"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
+const ISO_8601 =
+  /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /** An ISO 8601 date or date-time; a time without a zone is read as UTC. */
 export const isoDateTime = z
   .string()
-  .refine((s) => ISO_8601.test(s) && !/^0000/.test(s) && Number.isFinite(Date.parse(s)), "must be an ISO 8601 date-time");
+  .refine(
+    (s) => ISO_8601.test(s) && !/^0000/.test(s) && Number.isFinite(Date.parse(s)),
+    "must be an ISO 8601 date-time",
+  );
 
 /** Identifiers may be strings or numbers (SDKs send both); they are stored as strings. */
 const identifier = z.union([z.string(), z.number().finite()]);
@@ -30,7 +34,11 @@ const common = {
   integrations: jsonObject.nullish(),
 };
 
-export const identifySchema = z.looseObject({ ...common, type: z.literal("identify"), traits: jsonObject.nullish() });
+export const identifySchema = z.looseObject({
+  ...common,
+  type: z.literal("identify"),
+  traits: jsonObject.nullish(),
+});
 export const trackSchema = z.looseObject({
   ...common,
   type: z.literal("track"),
@@ -97,7 +105,9 @@ export const trackResponseSchema = z.object({
   accepted: z.number().int().describe("messages stored (duplicates of stored messages included)"),
   rejected: z.number().int().describe("messages refused and kept as dead letters"),
   duplicates: z.number().int().describe("accepted messages whose messageId was already stored"),
-  errors: z.array(z.object({ index: z.number().int(), messageId: z.string().nullable(), reason: z.string() })),
+  errors: z.array(
+    z.object({ index: z.number().int(), messageId: z.string().nullable(), reason: z.string() }),
+  ),
 });
 export type TrackResponse = z.infer<typeof trackResponseSchema>;
 

@@ -67,8 +67,7 @@ export function readMessage(type: MessageType, body: unknown, ctx: ReadContext):
 }
 
 export type BatchResult =
-  | { ok: true; events: EventRow[]; rejections: Rejection[] }
-  | { ok: false; reason: string };
+  { ok: true; events: EventRow[]; rejections: Rejection[] } | { ok: false; reason: string };
 
 /**
  * Validates a batch. Only a batch that is not a batch at all fails as a whole (`ok: false`); each bad
@@ -122,7 +121,13 @@ function readOne(
   const raw = JSON.stringify(msg);
   const bytes = utf8Length(raw);
   if (bytes > LIMITS.eventBytes) {
-    return reject(index, msg, "event_too_large", `${t}: event is ${bytes} bytes, over the limit of 32 KB per event`, raw);
+    return reject(
+      index,
+      msg,
+      "event_too_large",
+      `${t}: event is ${bytes} bytes, over the limit of 32 KB per event`,
+      raw,
+    );
   }
   const unstorable = findUnstorable(msg, 0);
   if (unstorable) return reject(index, msg, "unstorable_value", `${t}: ${unstorable}`, raw);

@@ -64,7 +64,9 @@ export async function eventRoutes(app: FastifyInstance, deps: ServerDeps): Promi
         tags: ["workspace"],
         summary: "The workspace of the admin token",
         security: [{ adminToken: [] }],
-        response: { 200: z.object({ id: z.string(), name: z.string(), writeKey: z.string(), createdAt: z.string() }) },
+        response: {
+          200: z.object({ id: z.string(), name: z.string(), writeKey: z.string(), createdAt: z.string() }),
+        },
       },
     },
     async (req) => req.workspace,

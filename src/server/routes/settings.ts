@@ -17,7 +17,11 @@ export function segmentSettings(writeKey: string, baseUrl: string): Record<strin
         versionSettings: { version: "4.4.7", componentTypes: ["browser"] },
       },
     },
-    plan: { track: { __default: { enabled: true, integrations: {} } }, identify: { __default: { enabled: true } }, group: { __default: { enabled: true } } },
+    plan: {
+      track: { __default: { enabled: true, integrations: {} } },
+      identify: { __default: { enabled: true } },
+      group: { __default: { enabled: true } },
+    },
     edgeFunction: {},
     analyticsNextEnabled: true,
     middlewareSettings: {},

@@ -9,7 +9,13 @@ export async function systemRoutes(app: FastifyInstance, deps: ServerDeps): Prom
   const r = app.withTypeProvider<ZodTypeProvider>();
   r.get(
     "/health",
-    { schema: { tags: ["system"], summary: "The process is alive", response: { 200: z.object({ status: z.literal("ok") }) } } },
+    {
+      schema: {
+        tags: ["system"],
+        summary: "The process is alive",
+        response: { 200: z.object({ status: z.literal("ok") }) },
+      },
+    },
     async () => ({ status: "ok" as const }),
   );
   r.get(
@@ -29,12 +35,18 @@ export async function systemRoutes(app: FastifyInstance, deps: ServerDeps): Prom
         if (await isMigrated(deps.pool)) return { status: "ready" as const };
         return reply.code(503).send({ status: "unavailable", reason: "database migrations are pending" });
       } catch (err) {
-        return reply.code(503).send({ status: "unavailable", reason: `database unreachable: ${(err as Error).message}` });
+        return reply
+          .code(503)
+          .send({ status: "unavailable", reason: `database unreachable: ${(err as Error).message}` });
       }
     },
   );
-  app.get("/metrics", { schema: { tags: ["system"], summary: "Prometheus metrics" } }, async (_req, reply) => {
-    void reply.header("content-type", deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
-  });
+  app.get(
+    "/metrics",
+    { schema: { tags: ["system"], summary: "Prometheus metrics" } },
+    async (_req, reply) => {
+      void reply.header("content-type", deps.metrics.registry.contentType);
+      return deps.metrics.registry.metrics();
+    },
+  );
 }

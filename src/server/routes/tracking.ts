@@ -21,7 +21,14 @@ import {
 import type { ServerDeps } from "../context.ts";
 import { segmentSettings } from "./settings.ts";
 
-const SHORT: Record<MessageType, string> = { identify: "i", track: "t", page: "p", screen: "s", group: "g", alias: "a" };
+const SHORT: Record<MessageType, string> = {
+  identify: "i",
+  track: "t",
+  page: "p",
+  screen: "s",
+  group: "g",
+  alias: "a",
+};
 
 /**
  * The Segment HTTP tracking API. Bodies are read here, not by Fastify, so that a malformed body is
@@ -39,10 +46,14 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
     const encoding = req.headers["content-encoding"]?.toLowerCase();
     if (!encoding || encoding === "identity") return payload;
     const decoder = encoding === "gzip" ? createGunzip() : encoding === "deflate" ? createInflate() : null;
-    if (!decoder) throw new ValidationError(`Content-Encoding ${encoding} is not supported (use gzip or none)`);
+    if (!decoder)
+      throw new ValidationError(`Content-Encoding ${encoding} is not supported (use gzip or none)`);
     // Fastify's body limit then counts decompressed bytes, which also stops gzip bombs.
     const out = payload.pipe(decoder) as typeof decoder & { receivedEncodedLength?: number };
-    payload.on("data", (chunk: Buffer) => (out.receivedEncodedLength = (out.receivedEncodedLength ?? 0) + chunk.length));
+    payload.on(
+      "data",
+      (chunk: Buffer) => (out.receivedEncodedLength = (out.receivedEncodedLength ?? 0) + chunk.length),
+    );
     return out;
   });
   // Browsers send from any site: CORS is open on the tracking routes (and only there).
@@ -77,12 +88,19 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
       tags: ["tracking"],
       summary: `Record a ${type} call`,
       description: `Segment's /v1/${type}. Auth: HTTP Basic with the write key as user name, or writeKey in the body.`,
-      body: messageSchemas[type].extend({ type: z.literal(type).optional(), writeKey: z.string().optional() }),
+      body: messageSchemas[type].extend({
+        type: z.literal(type).optional(),
+        writeKey: z.string().optional(),
+      }),
       response,
       security: [{ writeKey: [] }],
     };
     r.post(`/v1/${type}`, { schema, validatorCompiler: passThrough }, handler);
-    r.post(`/v1/${SHORT[type]}`, { schema: { ...schema, hide: true }, validatorCompiler: passThrough }, handler);
+    r.post(
+      `/v1/${SHORT[type]}`,
+      { schema: { ...schema, hide: true }, validatorCompiler: passThrough },
+      handler,
+    );
   }
   const batch = {
     tags: ["tracking"],
@@ -95,8 +113,10 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
     security: [{ writeKey: [] }],
   };
   for (const url of ["/v1/batch", "/v1/import", "/v1/b"]) {
-    r.post(url, { schema: { ...batch, hide: url !== "/v1/batch" }, validatorCompiler: passThrough }, (req, reply) =>
-      ingest(req, reply, "batch"),
+    r.post(
+      url,
+      { schema: { ...batch, hide: url !== "/v1/batch" }, validatorCompiler: passThrough },
+      (req, reply) => ingest(req, reply, "batch"),
     );
   }
   r.get(
@@ -115,7 +135,11 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
     },
   );
 
-  async function ingest(req: FastifyRequest, reply: FastifyReply, kind: MessageType | "batch"): Promise<void> {
+  async function ingest(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    kind: MessageType | "batch",
+  ): Promise<void> {
     const receivedAt = now();
     const headerKey = writeKeyFromBasic(req.headers.authorization);
     const text = Buffer.isBuffer(req.body) ? req.body.toString("utf8") : "";

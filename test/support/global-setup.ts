@@ -1,0 +1,60 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { createPool, migrate, startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/index.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** A connection string to the server's maintenance database, for CREATE DATABASE. */
+    adminDatabaseUrl: string;
+    /** The migrated template each test file clones. */
+    templateDatabase: string;
+  }
+}
+
+/**
+ * Once per run: a real PostgreSQL (DATABASE_URL, or an embedded one in a temp dir) and a template
+ * database migrated once; each test file clones it (test/support/database.ts).
+ */
+export default async function setup(project: TestProject) {
+  let embedded: EmbeddedDatabase | undefined;
+  let dir: string | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    dir = await mkdtemp(path.join(os.tmpdir(), "waymark-test-"));
+    embedded = await startEmbeddedPostgres(path.join(dir, "pg"));
+    adminUrl = embedded.url;
+  }
+  const template = `waymark_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${template}`);
+  await admin.query(`CREATE DATABASE ${template}`);
+  const pool = createPool(withDatabase(adminUrl, template), 2);
+  await migrate(pool);
+  await pool.end();
+
+  project.provide("adminDatabaseUrl", adminUrl);
+  project.provide("templateDatabase", template);
+
+  return async () => {
+    const { rows } = await admin.query<{ datname: string }>(
+      "SELECT datname FROM pg_database WHERE datname LIKE $1",
+      [`waymark_test_${process.pid}_%`],
+    );
+    for (const { datname } of [...rows, { datname: template }]) {
+      await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+    }
+    await admin.end();
+    await embedded?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+}
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from "fastify";
+import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
+import { buildApp, createMetrics } from "../../src/server/index.ts";
+import { WorkspaceResolver, createWorkspace, type WorkspaceKeys } from "../../src/workspaces/index.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+
+export interface TestServer {
+  /** Base URL of the listening server, e.g. http://127.0.0.1:41234 */
+  url: string;
+  app: FastifyInstance;
+  db: TestDatabase;
+  keys: WorkspaceKeys;
+  /** fetch against the server with the admin token. */
+  admin(path: string, init?: RequestInit): Promise<Response>;
+  /** POST JSON to a tracking route with the write key as HTTP Basic user. */
+  track(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** The real server on a fresh database, listening on a loopback port, with one workspace. */
+export async function startTestServer(options: { now?: () => Date } = {}): Promise<TestServer> {
+  const db = await createTestDatabase();
+  await ensurePartitions(db.pool, new Date());
+  const keys = await createWorkspace(db.pool, "test");
+  const writer = new EventWriter(db.pool);
+  const app = await buildApp({
+    pool: db.pool,
+    writer,
+    workspaces: new WorkspaceResolver(db.pool),
+    metrics: createMetrics(),
+    role: "all",
+    ...(options.now ? { now: options.now } : {}),
+  });
+  await app.listen({ port: 0, host: "127.0.0.1" });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const basic = `Basic ${Buffer.from(`${keys.writeKey}:`).toString("base64")}`;
+  return {
+    url,
+    app,
+    db,
+    keys,
+    admin: (path, init = {}) =>
+      fetch(url + path, {
+        ...init,
+        headers: { authorization: `Bearer ${keys.adminToken}`, ...init.headers },
+      }),
+    track: (path, body, headers = {}) =>
+      fetch(url + path, {
+        method: "POST",
+        headers: { authorization: basic, "content-type": "application/json", ...headers },
+        body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+      }),
+    close: async () => {
+      await app.close();
+      await writer.close();
+      await db.drop();
+    },
+  };
+}
