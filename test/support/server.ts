@@ -49,7 +49,8 @@ export async function startTestServer(options: { now?: () => Date } = {}): Promi
       fetch(url + path, {
         method: "POST",
         headers: { authorization: basic, "content-type": "application/json", ...headers },
-        body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+        body:
+          typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body),
       }),
     close: async () => {
       await app.close();
