@@ -56,7 +56,8 @@ export function parseJson(text: string): ParsedBody {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
     const detail = err instanceof RangeError ? "nested too deeply" : (err as Error).message;
-    return { ok: false, reason: `malformed JSON: ${detail}` };
+    // The parser quotes the offending input, which may hold characters a text column refuses.
+    return { ok: false, reason: `malformed JSON: ${detail.replaceAll("\u0000", "\\u0000").toWellFormed()}` };
   }
 }
 
