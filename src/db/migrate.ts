@@ -68,9 +68,12 @@ export async function migrate(pool: Pool): Promise<string[]> {
   return applied;
 }
 
+let latestShipped: Promise<number> | undefined;
+
 /** True when every shipped migration is applied (what `/ready` needs). */
 export async function isMigrated(pool: Pool): Promise<boolean> {
-  const latest = (await loadMigrations()).at(-1)?.version ?? 0;
+  latestShipped ??= loadMigrations().then((m) => m.at(-1)?.version ?? 0);
+  const latest = await latestShipped;
   const { rows } = await pool.query<{ max: number | null }>(
     "SELECT max(version) AS max FROM schema_migrations",
   );
