@@ -1,0 +1,241 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The real CLI entry point, run the way users run it: `node bin/waymark.js ...`. */
+const BIN = fileURLToPath(new URL("../../bin/waymark.js", import.meta.url));
+
+const BANNER = /^Waymark (server|worker) listening on (\S+)$/m;
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface CliResult extends Exit {
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  /** Extra environment. DATABASE_URL is removed from the inherited environment unless given here. */
+  env?: Record<string, string>;
+  /** Give up (SIGKILL) after this long; default 30 s. */
+  timeoutMs?: number;
+}
+
+/** A `waymark start` child process whose banner has been printed. */
+export interface ServerProcess {
+  pid: number;
+  /** The URL the banner names, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** Everything written to stdout / stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  exited: Promise<Exit>;
+  kill(signal: NodeJS.Signals): void;
+  /** Sends SIGTERM and waits for the exit, reporting how long it took. */
+  terminate(): Promise<Exit & { ms: number }>;
+}
+
+const children = new Set<ChildProcess>();
+const dataDirs = new Set<string>();
+
+function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  // The test run's own settings must not leak into the server under test.
+  for (const key of Object.keys(env)) {
+    if (key === "DATABASE_URL" || key.startsWith("WAYMARK_")) delete env[key];
+  }
+  return { ...env, ...extra };
+}
+
+function spawnCli(args: string[], options: CliOptions): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: childEnv(options.env),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  child.once("exit", () => children.delete(child));
+  return child;
+}
+
+function exitOf(child: ChildProcess): Promise<Exit> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  }
+  return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+}
+
+/** Runs a CLI command to completion (`migrate`, `workspaces create`, a start that must fail). */
+export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  const child = spawnCli(args, options);
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
+  const exit = await exitOf(child);
+  clearTimeout(timer);
+  return { ...exit, stdout, stderr };
+}
+
+/** Starts `waymark start <args>` and resolves once its banner names the URL it listens on. */
+export async function startCli(args: string[], options: CliOptions = {}): Promise<ServerProcess> {
+  const child = spawnCli(["start", ...args], options);
+  let stdout = "";
+  let stderr = "";
+  child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
+  const exited = exitOf(child);
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(
+        new Error(`no banner within ${options.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
+      );
+    }, options.timeoutMs ?? 30_000);
+    child.stdout!.on("data", (c: Buffer) => {
+      stdout += c.toString("utf8");
+      const match = BANNER.exec(stdout);
+      // The banner is written in one piece; wait for its last line so stdout() holds all of it.
+      if (match && stdout.includes("API docs:") && stdout.endsWith("\n")) {
+        clearTimeout(timer);
+        resolve(match[2]!);
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`exited before its banner (code ${code}, signal ${signal})\nstderr: ${stderr}`));
+    });
+  });
+  return {
+    pid: child.pid!,
+    url,
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exited,
+    kill: (signal) => child.kill(signal),
+    terminate: async () => {
+      const started = performance.now();
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
+      const exit = await exited;
+      clearTimeout(timer);
+      return { ...exit, ms: performance.now() - started };
+    },
+  };
+}
+
+/**
+ * A fresh, empty data dir under os.tmpdir(). The temp folder is made traversable (0755) because the
+ * embedded PostgreSQL runs as the `postgres` user; the data dir itself does not exist yet.
+ */
+export async function createDataDir(): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), "waymark-cli-"));
+  await chmod(root, 0o755);
+  const dir = path.join(root, "data");
+  dataDirs.add(dir);
+  return dir;
+}
+
+export interface Credentials {
+  workspaceId: string;
+  writeKey: string;
+  adminToken: string;
+  apiUrl: string;
+}
+
+export async function readCredentials(dataDir: string): Promise<Credentials> {
+  return JSON.parse(await readFile(path.join(dataDir, "credentials.json"), "utf8")) as Credentials;
+}
+
+/** The pid in `<dataDir>/pg/postmaster.pid` when that process is alive, else null. */
+export function livePostmaster(dataDir: string): number | null {
+  const file = path.join(dataDir, "pg", "postmaster.pid");
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, "utf8").split("\n")[0]);
+  return Number.isInteger(pid) && pid > 0 && isAlive(pid) ? pid : null;
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+  // A zombie answers signal 0 but is gone for our purposes.
+  const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
+  return !/^\d+ \(.*\) Z/.test(stat);
+}
+
+/** Polls `check` every 50 ms until it is true or `ms` have passed; returns its last answer. */
+export async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (!check() && performance.now() < deadline) await sleep(50);
+  return check();
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * For afterAll: SIGKILL every CLI process still running, shut down (SIGQUIT) any PostgreSQL left on
+ * the data dirs handed out, and remove those dirs.
+ */
+export async function cleanUpProcesses(): Promise<void> {
+  const running = [...children];
+  for (const child of running) child.kill("SIGKILL");
+  await Promise.all(running.map(exitOf));
+  for (const dir of dataDirs) {
+    const pid = livePostmaster(dir);
+    if (pid !== null) {
+      process.kill(pid, "SIGQUIT");
+      await waitFor(() => !isAlive(pid), 5_000);
+    }
+    await rm(path.dirname(dir), { recursive: true, force: true });
+  }
+  dataDirs.clear();
+}
+
+/** fetch with HTTP Basic (write key as user), as the tracking API expects. */
+export function track(url: string, writeKey: string, route: string, body: unknown): Promise<Response> {
+  return fetch(url + route, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from(`${writeKey}:`).toString("base64")}`,
+      "content-type": "application/json",
+    },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/** fetch with the admin token. */
+export function admin(url: string, token: string, route: string): Promise<Response> {
+  return fetch(url + route, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10_000),
+  });
+}
+
+/** Every event of the admin token's workspace, paging through /api/v1/events (bounded). */
+export async function allEvents(url: string, token: string): Promise<Array<Record<string, unknown>>> {
+  const items: Array<Record<string, unknown>> = [];
+  let cursor: string | null = null;
+  for (let page = 0; page < 1000; page++) {
+    const res = await admin(
+      url,
+      token,
+      `/api/v1/events?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+    );
+    if (res.status !== 200) throw new Error(`GET /api/v1/events: ${res.status} ${await res.text()}`);
+    const body = (await res.json()) as { items: Array<Record<string, unknown>>; nextCursor: string | null };
+    items.push(...body.items);
+    cursor = body.nextCursor;
+    if (!cursor) return items;
+  }
+  throw new Error("more than 1000 pages of events");
+}
