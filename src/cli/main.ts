@@ -27,7 +27,10 @@ withServerFlags(
   .action(async (flags: ConfigFlags) => {
     const config = readConfig(flags);
     const log = createLogger(config.logLevel);
-    const server = await startServer(config, log);
+    // Signals are handled from the first moment, not once started: the embedded PostgreSQL runs in
+    // its own process group, so a SIGTERM or Ctrl-C that killed us during start (initdb, migrations)
+    // left it running. A signal during start stops the server as soon as it is up.
+    const starting = startServer(config, log);
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;
@@ -38,16 +41,19 @@ withServerFlags(
         log.error("shutdown took over 9 s; exiting");
         process.exit(1);
       }, 9_000).unref();
-      server.stop().then(
-        () => process.exit(0),
-        (err) => {
-          log.error({ err }, "shutdown failed");
-          process.exit(1);
-        },
-      );
+      starting
+        .then((server) => server.stop())
+        .then(
+          () => process.exit(0),
+          (err) => {
+            log.error({ err }, "shutdown failed");
+            process.exit(1);
+          },
+        );
     };
     process.on("SIGTERM", () => shutdown("SIGTERM"));
     process.on("SIGINT", () => shutdown("SIGINT"));
+    await starting;
   });
 
 withServerFlags(program.command("migrate").description("apply pending database migrations and exit")).action(

@@ -1,7 +1,7 @@
 import { pino, type Logger } from "pino";
 import { migrate } from "../db/index.ts";
 import { EventWriter, ensurePartitions } from "../ingest/index.ts";
-import { buildApp, createMetrics } from "../server/index.ts";
+import { buildApp, createMetrics, observeWrites } from "../server/index.ts";
 import { WorkspaceResolver } from "../workspaces/index.ts";
 import type { Config } from "./config.ts";
 import { bootstrapWorkspace, credentialsPath, hasCredentials } from "./credentials.ts";
@@ -32,13 +32,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await ensurePartitions(db.pool, new Date());
 
     const metrics = createMetrics();
-    const writer = new EventWriter(db.pool, {
-      onFlush: ({ requests, events, seconds }) => {
-        metrics.writeBatchEvents.observe(events);
-        metrics.writeBatchRequests.observe(requests);
-        metrics.writeSeconds.observe(seconds);
-      },
-    });
+    const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
     const app = await buildApp({
       pool: db.pool,
       writer,

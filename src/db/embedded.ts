@@ -1,7 +1,7 @@
 import { spawn, execFile, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -54,18 +54,7 @@ export async function startEmbeddedPostgres(
 
   const password = await readOrCreatePassword(path.join(parent, "pg-password"));
   if (!existsSync(path.join(pgDir, "PG_VERSION"))) {
-    // A data folder without PG_VERSION is an initdb that did not finish: start over.
-    await rm(pgDir, { recursive: true, force: true });
-    const init = new EmbeddedPostgres({
-      databaseDir: pgDir,
-      user: USER,
-      password,
-      createPostgresUser: ids !== undefined,
-      onLog: log,
-      onError: (e) => log(String(e)),
-      initdbFlags: ["--encoding=UTF8"],
-    });
-    await init.initialise();
+    await initialiseCluster(pgDir, password, ids !== undefined, log);
   }
   const ownerFile = path.join(parent, "pg.owner");
   const shared = await sharedServer(pgDir, ownerFile, password);
@@ -107,6 +96,42 @@ export async function startEmbeddedPostgres(
       await rm(ownerFile, { force: true });
     },
   };
+}
+
+/**
+ * Runs initdb in a staging folder beside `pgDir` and renames it into place once complete, so that
+ * `pgDir` either holds a whole cluster or does not exist. initdb writes PG_VERSION before most of its
+ * work: a first start killed during initdb (kill -9, OOM) used to leave a `pgDir` with PG_VERSION but
+ * no usable cluster, which no later start could recover from.
+ */
+async function initialiseCluster(
+  pgDir: string,
+  password: string,
+  createPostgresUser: boolean,
+  log: (line: string) => void,
+): Promise<void> {
+  const parent = path.dirname(pgDir);
+  const prefix = `${path.basename(pgDir)}.initdb-`;
+  // Staging folders of earlier first starts that died (a live pid is a first start still running).
+  for (const name of await readdir(parent)) {
+    const pid = Number(name.slice(prefix.length));
+    if (name.startsWith(prefix) && !(Number.isInteger(pid) && isAlive(pid))) {
+      await rm(path.join(parent, name), { recursive: true, force: true });
+    }
+  }
+  await rm(pgDir, { recursive: true, force: true }); // no PG_VERSION: not a cluster
+  const staging = path.join(parent, `${prefix}${process.pid}`);
+  const init = new EmbeddedPostgres({
+    databaseDir: staging,
+    user: USER,
+    password,
+    createPostgresUser,
+    onLog: log,
+    onError: (e) => log(String(e)),
+    initdbFlags: ["--encoding=UTF8"],
+  });
+  await init.initialise();
+  await rename(staging, pgDir);
 }
 
 function connectionUrl(password: string, port: number): string {
@@ -179,9 +204,12 @@ async function stopLeftoverServer(pgDir: string, log: (line: string) => void): P
     return;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return; // stale file: postgres handles it
-  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
-  if (!cmdline.includes("postgres")) {
-    // The pid was reused by an unrelated process; postgres would refuse to start on this file.
+  const command = await commandLine(pid);
+  if (command === undefined) return; // cannot tell whose it is: touch nothing, postgres will explain
+  // The postmaster was started with `-D <pgDir>`. Any other process (after a reboot, even another
+  // data dir's PostgreSQL) merely reuses the pid: it is not ours to stop, and postgres would refuse
+  // to start on this stale file.
+  if (!`${command} `.includes(` -D ${pgDir} `)) {
     await rm(pidFile, { force: true });
     return;
   }
@@ -192,6 +220,16 @@ async function stopLeftoverServer(pgDir: string, log: (line: string) => void): P
     process.kill(pid, "SIGQUIT");
     for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(50);
   }
+}
+
+/** The command line of a running process (Linux /proc, else ps), or undefined when unknown. */
+async function commandLine(pid: number): Promise<string | undefined> {
+  const proc = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => undefined);
+  if (proc !== undefined) return proc.split("\0").join(" ");
+  return execFileAsync("ps", ["-o", "command=", "-p", String(pid)]).then(
+    ({ stdout }) => stdout.trim() || undefined,
+    () => undefined,
+  );
 }
 
 function isAlive(pid: number): boolean {

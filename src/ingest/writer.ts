@@ -25,8 +25,6 @@ export interface WriterOptions {
   maxEventsPerFlush?: number;
   /** Called after each commit, for metrics. */
   onFlush?: (stats: { requests: number; events: number; seconds: number }) => void;
-  /** Time source for partition upkeep. */
-  now?: () => Date;
 }
 
 interface Pending {
@@ -107,9 +105,10 @@ export class EventWriter {
     try {
       return await this.commitOnce(requests);
     } catch (err) {
-      // The month's partition is missing (upkeep has not run yet): create it and try once more.
+      // A month's partition is missing (upkeep has not run yet): create those and try once more.
       if ((err as { code?: string }).code !== "23514") throw err;
-      await ensurePartitions(this.pool, (this.options.now ?? (() => new Date()))());
+      const months = new Set(requests.map((r) => r.receivedAt.toISOString().slice(0, 7)));
+      for (const month of months) await ensurePartitions(this.pool, new Date(`${month}-01T00:00:00Z`), 1);
       return this.commitOnce(requests);
     }
   }

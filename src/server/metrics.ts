@@ -15,7 +15,7 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "waymark_process_" });
+  collectDefaultMetrics({ register: registry, prefix: "waymark_" });
   const registers = [registry];
   return {
     registry,
@@ -67,5 +67,14 @@ export function createMetrics(): Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+  };
+}
+
+/** The EventWriter's `onFlush`, recording each group commit's size and duration. */
+export function observeWrites(metrics: Metrics) {
+  return ({ requests, events, seconds }: { requests: number; events: number; seconds: number }): void => {
+    metrics.writeBatchEvents.observe(events);
+    metrics.writeBatchRequests.observe(requests);
+    metrics.writeSeconds.observe(seconds);
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
-import { buildApp, createMetrics } from "../../src/server/index.ts";
+import { buildApp, createMetrics, observeWrites } from "../../src/server/index.ts";
 import { WorkspaceResolver, createWorkspace, type WorkspaceKeys } from "../../src/workspaces/index.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
@@ -22,12 +22,13 @@ export async function startTestServer(options: { now?: () => Date } = {}): Promi
   const db = await createTestDatabase();
   await ensurePartitions(db.pool, new Date());
   const keys = await createWorkspace(db.pool, "test");
-  const writer = new EventWriter(db.pool);
+  const metrics = createMetrics();
+  const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
   const app = await buildApp({
     pool: db.pool,
     writer,
     workspaces: new WorkspaceResolver(db.pool),
-    metrics: createMetrics(),
+    metrics,
     role: "all",
     ...(options.now ? { now: options.now } : {}),
   });
