@@ -11,6 +11,11 @@ export interface Config {
   /** How clients reach this server (written to credentials.json as apiUrl). */
   publicUrl: string | undefined;
   logLevel: string;
+  /**
+   * Proxies whose X-Forwarded-For is believed (sets the client IP stored as context.ip):
+   * false (default), true (any), or a list of addresses/CIDRs.
+   */
+  trustProxy: boolean | string[];
 }
 
 export interface ConfigFlags {
@@ -38,5 +43,15 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     databaseUrl: env.DATABASE_URL || undefined,
     publicUrl: env.WAYMARK_PUBLIC_URL || undefined,
     logLevel: env.WAYMARK_LOG_LEVEL ?? "info",
+    trustProxy: readTrustProxy(env.WAYMARK_TRUST_PROXY),
   };
+}
+
+function readTrustProxy(value: string | undefined): boolean | string[] {
+  if (!value || value === "false") return false;
+  if (value === "true") return true;
+  return value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
@@ -52,6 +52,16 @@ export async function writeCredentials(
   return file;
 }
 
-export function hasCredentials(dataDir: string): boolean {
-  return existsSync(credentialsPath(dataDir));
+/**
+ * Keeps credentials.json's apiUrl true when the server starts on another port or public URL.
+ * Returns false when there is no credentials file.
+ */
+export async function refreshApiUrl(dataDir: string, apiUrl: string): Promise<boolean> {
+  const file = credentialsPath(dataDir);
+  if (!existsSync(file)) return false;
+  const credentials = JSON.parse(await readFile(file, "utf8")) as Credentials;
+  if (credentials.apiUrl !== apiUrl) {
+    await writeFile(file, JSON.stringify({ ...credentials, apiUrl }, null, 2) + "\n", { mode: 0o600 });
+  }
+  return true;
 }

@@ -4,7 +4,7 @@ import { EventWriter, ensurePartitions } from "../ingest/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../server/index.ts";
 import { WorkspaceResolver } from "../workspaces/index.ts";
 import type { Config } from "./config.ts";
-import { bootstrapWorkspace, credentialsPath, hasCredentials } from "./credentials.ts";
+import { bootstrapWorkspace, credentialsPath, refreshApiUrl } from "./credentials.ts";
 import { openDatabase } from "./database.ts";
 
 export interface RunningServer {
@@ -39,6 +39,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       workspaces: new WorkspaceResolver(db.pool),
       metrics,
       role: config.role,
+      trustProxy: config.trustProxy,
       logger: log,
     });
     await app.listen({ port: config.port, host: config.host });
@@ -49,7 +50,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config.publicUrl ?? `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
 
     const created = await bootstrapWorkspace(db.pool, config.dataDir, url);
-    if (!created && !hasCredentials(config.dataDir)) {
+    if (!created && !(await refreshApiUrl(config.dataDir, url))) {
       log.warn(
         "workspaces exist but this data dir has no credentials.json; use `waymark workspaces create <name>`",
       );

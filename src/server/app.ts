@@ -15,7 +15,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Per-request logs would cost more than the tracking request itself; metrics count requests.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    trustProxy: deps.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });

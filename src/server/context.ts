@@ -13,6 +13,8 @@ export interface ServerDeps {
   /** Which routes this process serves: `worker` answers only health, readiness and metrics. */
   role: "all" | "api" | "worker";
   logger?: FastifyBaseLogger;
+  /** Proxies whose X-Forwarded-For sets the client IP (default: none). */
+  trustProxy?: boolean | string[];
   /** Clock for receivedAt (tests may pin it). */
   now?: () => Date;
 }
