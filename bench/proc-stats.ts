@@ -1,0 +1,162 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+
+/**
+ * CPU and memory of the processes under test, read from /proc (Linux only). CPU is in percent of one
+ * core over the sampled interval, so a single-threaded process tops out near 100%.
+ */
+
+const CLOCK_TICKS = readClockTicks();
+
+function readClockTicks(): number {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime, in clock ticks. */
+  ticks: number;
+  /** cutime + cstime: CPU of children that have exited and been waited for. */
+  childTicks: number;
+}
+
+function readStat(pid: number): ProcStat | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return null;
+  }
+  // The command name (field 2) is in parentheses and may hold spaces; fields from 3 on follow it.
+  const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  return {
+    ppid: Number(f[1]),
+    ticks: Number(f[11]) + Number(f[12]),
+    childTicks: Number(f[13]) + Number(f[14]),
+  };
+}
+
+function readStatusKb(pid: number, file: "status" | "smaps_rollup", field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/${file}`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** The postmaster and its live children (backends, checkpointer, WAL writer, ...). */
+export function postgresPids(postmasterPid: number): number[] {
+  let children: number[];
+  try {
+    children = readFileSync(`/proc/${postmasterPid}/task/${postmasterPid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    children = readdirSync("/proc")
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+      .filter((pid) => readStat(pid)?.ppid === postmasterPid);
+  }
+  return [postmasterPid, ...children];
+}
+
+/** CPU ticks used so far by a process, or by the PostgreSQL server as a whole (exited backends too). */
+function cpuTicks(pid: number, tree: boolean): number {
+  if (!tree) return readStat(pid)?.ticks ?? 0;
+  const root = readStat(pid);
+  if (!root) return 0;
+  let total = root.ticks + root.childTicks;
+  for (const child of postgresPids(pid).slice(1)) total += readStat(child)?.ticks ?? 0;
+  return total;
+}
+
+/** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0); // user..steal; guest is already in user
+  const idle = f[3]! + (f[4] ?? 0); // idle + iowait
+  return { busy: total - idle, total };
+}
+
+export interface Usage {
+  seconds: number;
+  /** Percent of one core. */
+  serverCpu: number;
+  postgresCpu: number;
+  /** The benchmark process itself: the load generator (or the baseline's client). */
+  loadCpu: number;
+  /** Everything else on the machine (other users' work), percent of one core. */
+  otherCpu: number;
+  /** Whole machine busy, percent of one core (so up to cores × 100). */
+  machineCpu: number;
+  /** Highest VmRSS of the server process seen, MB. */
+  serverRssMaxMb: number;
+  /** Highest sum of PSS over the PostgreSQL processes (shared buffers counted once), MB. */
+  postgresPssMaxMb: number;
+}
+
+export interface Watched {
+  /** The server process (Waymark or the no-op Fastify), if any. */
+  serverPid?: number;
+  postmasterPid: number;
+}
+
+/** Starts sampling; `stop()` returns CPU over the whole interval and the memory peaks. */
+export function watchUsage(w: Watched, sampleMs = 250): { stop(): Usage } {
+  const t0 = performance.now();
+  const server0 = w.serverPid ? cpuTicks(w.serverPid, false) : 0;
+  const pg0 = cpuTicks(w.postmasterPid, true);
+  const self0 = process.cpuUsage();
+  const m0 = machineTicks();
+  let rssMax = 0;
+  let pssMax = 0;
+  const sample = () => {
+    if (w.serverPid) rssMax = Math.max(rssMax, readStatusKb(w.serverPid, "status", "VmRSS"));
+    const pss = postgresPids(w.postmasterPid).reduce(
+      (sum, pid) => sum + readStatusKb(pid, "smaps_rollup", "Pss"),
+      0,
+    );
+    pssMax = Math.max(pssMax, pss);
+  };
+  sample();
+  const timer = setInterval(sample, sampleMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      const seconds = (performance.now() - t0) / 1000;
+      const pct = (ticks: number) => (100 * ticks) / CLOCK_TICKS / seconds;
+      const self = process.cpuUsage(self0);
+      const m1 = machineTicks();
+      const serverCpu = w.serverPid ? pct(cpuTicks(w.serverPid, false) - server0) : 0;
+      const postgresCpu = pct(cpuTicks(w.postmasterPid, true) - pg0);
+      const loadCpu = (100 * (self.user + self.system)) / 1e6 / seconds;
+      // /proc/stat counts jiffies per core: scale its busy share to "percent of one core".
+      const cores = Math.max(1, readdirCpuCount());
+      const machineCpu = (100 * cores * (m1.busy - m0.busy)) / Math.max(1, m1.total - m0.total);
+      return {
+        seconds,
+        serverCpu,
+        postgresCpu,
+        loadCpu,
+        machineCpu,
+        otherCpu: Math.max(0, machineCpu - serverCpu - postgresCpu - loadCpu),
+        serverRssMaxMb: rssMax / 1024,
+        postgresPssMaxMb: pssMax / 1024,
+      };
+    },
+  };
+}
+
+function readdirCpuCount(): number {
+  return readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .filter((l) => /^cpu\d+ /.test(l)).length;
+}

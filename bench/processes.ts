@@ -1,0 +1,184 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The processes under test, started the way users start them, and a register of everything this
+ * benchmark started so that it is all stopped on any exit: success, error, Ctrl-C or the time limit.
+ */
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const STOP_GRACE_MS = 12_000;
+
+export interface Child {
+  pid: number;
+  url: string;
+  /** The last output on stderr, to explain a failure. */
+  stderrTail(): string;
+  exited: Promise<void>;
+}
+
+export interface WaymarkServer extends Child {
+  writeKey: string;
+  /** Connection string of its embedded PostgreSQL. */
+  databaseUrl: string;
+  postmasterPid: number;
+}
+
+interface Stoppable {
+  child: ChildProcess;
+  /** Run after the child exited, e.g. stop an embedded PostgreSQL left behind by a SIGKILL. */
+  after?: () => void;
+}
+
+const running = new Set<Stoppable>();
+
+/**
+ * `node bin/waymark.js start --port 0 --data-dir <dataDir>`, ready once its banner is printed.
+ * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ */
+export async function startWaymark(
+  dataDir: string,
+  nodeArgs: string[] = [],
+  timeoutMs = 120_000,
+): Promise<WaymarkServer> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key === "DATABASE_URL" || key.startsWith("WAYMARK_")) delete env[key];
+  }
+  const pgDir = path.join(dataDir, "pg");
+  const entry: Stoppable = {
+    child: spawn(
+      process.execPath,
+      [...nodeArgs, "bin/waymark.js", "start", "--port", "0", "--data-dir", dataDir],
+      {
+        cwd: ROOT,
+        env: { ...env, WAYMARK_LOG_LEVEL: "warn" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
+    // The embedded PostgreSQL runs in its own process group: if the server had to be killed, its
+    // database would outlive it.
+    after: () => stopPostmaster(pgDir),
+  };
+  const child = watch(entry);
+  const url = await waitForLine(
+    entry.child,
+    /^Waymark server listening on (http:\/\/\S+)$/m,
+    timeoutMs,
+    child.stderrTail,
+  );
+  const credentials = JSON.parse(await readFile(path.join(dataDir, "credentials.json"), "utf8")) as {
+    writeKey: string;
+  };
+  const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
+  const pidLines = (await readFile(path.join(pgDir, "postmaster.pid"), "utf8")).split("\n");
+  return {
+    ...child,
+    url,
+    writeKey: credentials.writeKey,
+    databaseUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pidLines[3]}/postgres`,
+    postmasterPid: Number(pidLines[0]),
+  };
+}
+
+/** A bare Fastify server answering `{}` to every POST: the cost of HTTP and JSON alone. */
+export async function startNoopServer(timeoutMs = 30_000): Promise<Child> {
+  const entry: Stoppable = {
+    child: spawn(process.execPath, ["bin/tsx.js", "bench/noop-server.ts"], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  };
+  const child = watch(entry);
+  const url = await waitForLine(entry.child, /^listening on (http:\/\/\S+)$/m, timeoutMs, child.stderrTail);
+  return { ...child, url };
+}
+
+/** Stops one child (SIGTERM, then SIGKILL after a grace period). */
+export async function stopChild(pid: number): Promise<void> {
+  const entry = [...running].find((e) => e.child.pid === pid);
+  if (entry) await stop(entry);
+}
+
+/** Stops every child this process started; safe to call more than once. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map(stop));
+}
+
+/** Last resort on a synchronous exit path: SIGKILL everything still running. */
+export function killAllNow(): void {
+  for (const entry of running) {
+    entry.child.kill("SIGKILL");
+    entry.after?.();
+  }
+}
+
+function watch(entry: Stoppable): Child {
+  const { child } = entry;
+  running.add(entry);
+  let tail = "";
+  child.stderr!.on("data", (c: Buffer) => (tail = (tail + c.toString("utf8")).slice(-4000)));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      running.delete(entry);
+      entry.after?.();
+      resolve();
+    }),
+  );
+  return { pid: child.pid!, url: "", stderrTail: () => tail, exited };
+}
+
+async function stop(entry: Stoppable): Promise<void> {
+  const { child } = entry;
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+}
+
+function waitForLine(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs: number,
+  stderrTail: () => string,
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => {
+      reject(new Error(`no start banner within ${timeoutMs / 1000} s; stderr: ${stderrTail()}`));
+    }, timeoutMs);
+    child.stdout!.on("data", (c: Buffer) => {
+      out += c.toString("utf8");
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`exited before it was ready (code ${code}, signal ${signal}): ${stderrTail()}`));
+    });
+  });
+}
+
+/** Fast shutdown (SIGQUIT: immediate) of a PostgreSQL still running on `pgDir`. */
+function stopPostmaster(pgDir: string): void {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(path.join(pgDir, "postmaster.pid"), "utf8").split("\n")[0]);
+  } catch {
+    return; // a clean shutdown removes the file
+  }
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    if (readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("postgres")) process.kill(pid, "SIGQUIT");
+  } catch {
+    // already gone
+  }
+}

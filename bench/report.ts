@@ -1,0 +1,260 @@
+import { readFileSync } from "node:fs";
+import { readFile, writeFile } from "node:fs/promises";
+import os from "node:os";
+import type { Usage } from "./proc-stats.ts";
+
+/** Turns scenario results into the markdown section of bench/README.md (and the console). */
+
+export type ScenarioKey = "baseline" | "batch" | "track" | "noop";
+
+export interface WriterStats {
+  transactions: number;
+  eventsPerTransaction: number;
+  requestsPerTransaction: number;
+  msPerTransaction: number;
+  /** Share of the wall time with a transaction in flight (the writer runs one at a time). */
+  busy: number;
+}
+
+export interface ScenarioResult {
+  key: ScenarioKey;
+  name: string;
+  clients: number;
+  eventsPerRequest: number;
+  seconds: number;
+  /** HTTP requests, or INSERT statements for the baseline. */
+  requests: number;
+  /** Events acknowledged (HTTP) or rows inserted (baseline). */
+  events: number;
+  p50: number;
+  p99: number;
+  failures: Record<string, number>;
+  usage: Usage;
+  /** Rows stored during the run (growth of count(*)), against the events acknowledged. */
+  check?: { stored: number; acknowledged: number; duplicates: number };
+  writer?: WriterStats;
+  /** Set when the scenario could not run; the other fields are then zero. */
+  error?: string;
+}
+
+export interface Machine {
+  date: string;
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  postgres: string;
+  /** PostgreSQL settings that bound commit speed (fsync, synchronous_commit, ...). */
+  settings: string;
+  seconds: number;
+  warmupSeconds: number;
+}
+
+export const TARGETS = {
+  batchShareOfBaseline: 0.6,
+  trackEventsPerSecond: 8000,
+  trackP99Ms: 50,
+  serverRssMb: 300,
+};
+
+export function describeMachine(): Omit<Machine, "postgres" | "settings" | "seconds" | "warmupSeconds"> {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  return {
+    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    cpu: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    node: process.version,
+  };
+}
+
+const eventsPerSecond = (r: ScenarioResult) => (r.seconds > 0 ? r.events / r.seconds : 0);
+const int = (n: number) => Math.round(n).toLocaleString("en-US");
+const ms = (n: number) => (Number.isNaN(n) ? "—" : n < 10 ? n.toFixed(2) : n.toFixed(1));
+const pct = (n: number) => `${Math.round(n)}%`;
+/** CPU microseconds per event, from a percent-of-one-core figure over the run. */
+const micros = (r: ScenarioResult, cpuPct: number) =>
+  r.events > 0 ? Math.round(((cpuPct / 100) * r.usage.seconds * 1e6) / r.events).toString() : "—";
+const mb = (n: number) => (n > 0 ? `${Math.round(n)} MB` : "—");
+
+export function renderReport(m: Machine, results: ScenarioResult[]): string {
+  const byKey = new Map(results.map((r) => [r.key, r]));
+  const baseline = byKey.get("baseline");
+  const base = baseline && !baseline.error ? eventsPerSecond(baseline) : 0;
+  const ratio = (r: ScenarioResult) => (base > 0 ? `${Math.round((100 * eventsPerSecond(r)) / base)}%` : "—");
+  const out: string[] = [];
+
+  out.push(
+    `Run of ${m.date}: ${m.seconds} s measured per scenario after ${m.warmupSeconds} s of warm-up, ` +
+      `everything on one machine (load generator, server, PostgreSQL).`,
+    "",
+    `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory`,
+    `- Node ${m.node}; PostgreSQL ${m.postgres} (embedded, ${m.settings})`,
+    "",
+    "| scenario | clients | events/s | requests/s | p50 ms | p99 ms | vs PG baseline |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const r of results) {
+    if (r.error) {
+      out.push(
+        `| ${r.name} | ${r.clients} | failed: ${r.error.replaceAll("|", "/").slice(0, 200)} | | | | |`,
+      );
+      continue;
+    }
+    out.push(
+      `| ${r.name} | ${r.clients} | ${int(eventsPerSecond(r))} | ${int(r.requests / r.seconds)} | ` +
+        `${ms(r.p50)} | ${ms(r.p99)} | ${ratio(r)} |`,
+    );
+  }
+  out.push(
+    "",
+    `CPU in percent of one core over the measured interval (the machine has ${m.cores * 100}%); ` +
+      '"other" is everything else running on the machine. RSS is the server\'s VmRSS, PSS the sum over ' +
+      "the PostgreSQL processes (shared memory counted once); both are the highest seen, sampled every 250 ms. " +
+      "µs/event is CPU time spent per event stored (per request for the no-op server).",
+    "",
+    "| scenario | CPU server | CPU postgres | CPU load generator | CPU other | server µs/event | postgres µs/event | server RSS max | postgres PSS max |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const r of results.filter((x) => !x.error)) {
+    const u = r.usage;
+    const server = r.key !== "baseline";
+    out.push(
+      `| ${r.name} | ${server ? pct(u.serverCpu) : "—"} | ${pct(u.postgresCpu)} | ` +
+        `${pct(u.loadCpu)} | ${pct(u.otherCpu)} | ${server ? micros(r, u.serverCpu) : "—"} | ` +
+        `${micros(r, u.postgresCpu)} | ${mb(u.serverRssMaxMb)} | ${mb(u.postgresPssMaxMb)} |`,
+    );
+  }
+
+  const withWriter = results.filter((r) => r.writer && !r.error);
+  if (withWriter.length) {
+    out.push(
+      "",
+      "Group commit (from the server's /metrics): transactions of the event writer during the run.",
+      "",
+      "| scenario | transactions | events / transaction | requests / transaction | ms / transaction | writer busy |",
+      "| --- | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const r of withWriter) {
+      const w = r.writer!;
+      out.push(
+        `| ${r.name} | ${int(w.transactions)} | ${w.eventsPerTransaction.toFixed(1)} | ` +
+          `${w.requestsPerTransaction.toFixed(1)} | ${ms(w.msPerTransaction)} | ${pct(100 * w.busy)} |`,
+      );
+    }
+  }
+
+  out.push(
+    "",
+    "**Stored = acknowledged** (growth of `count(*)` against the events the clients were told were stored):",
+    "",
+  );
+  for (const r of results.filter((x) => x.check)) {
+    const c = r.check!;
+    const fails = Object.entries(r.failures).map(([k, v]) => `${v} × ${k}`);
+    const verdict =
+      c.stored === c.acknowledged ? "ok" : `**MISMATCH (${int(c.stored - c.acknowledged)}): a bug**`;
+    out.push(
+      `- ${r.name}: ${int(c.acknowledged)} acknowledged, ${int(c.stored)} stored, ${int(c.duplicates)} duplicates` +
+        `${fails.length ? `, failures: ${fails.join(", ")}` : ", no failed requests"} — ${verdict}`,
+    );
+  }
+
+  out.push("", "**Targets**", "");
+  out.push(...renderTargets(results, base));
+  out.push("", "**What bounds each scenario** (derived from the CPU columns above)", "");
+  for (const r of results.filter((x) => !x.error)) out.push(`- ${r.name}: ${explainBound(r, m.cores)}`);
+  return out.join("\n");
+}
+
+function renderTargets(results: ScenarioResult[], base: number): string[] {
+  const get = (k: ScenarioKey) => results.find((r) => r.key === k && !r.error);
+  const mark = (ok: boolean) => (ok ? "met" : "**missed**");
+  const lines: string[] = [];
+  const batch = get("batch");
+  if (batch && base > 0) {
+    const share = eventsPerSecond(batch) / base;
+    lines.push(
+      `- /v1/batch ≥ ${100 * TARGETS.batchShareOfBaseline}% of the PostgreSQL baseline: ` +
+        `${Math.round(100 * share)}% — ${mark(share >= TARGETS.batchShareOfBaseline)}`,
+    );
+  }
+  const track = get("track");
+  if (track) {
+    const eps = eventsPerSecond(track);
+    lines.push(
+      `- /v1/track ≥ ${int(TARGETS.trackEventsPerSecond)} events/s: ${int(eps)} — ${mark(eps >= TARGETS.trackEventsPerSecond)}`,
+      `- /v1/track p99 < ${TARGETS.trackP99Ms} ms: ${ms(track.p99)} ms — ${mark(track.p99 < TARGETS.trackP99Ms)}`,
+    );
+    const noop = get("noop");
+    if (noop) {
+      lines.push(
+        `- (for reference) /v1/track reaches ${Math.round((100 * eps) / eventsPerSecond(noop))}% of the no-op Fastify server's requests/s`,
+      );
+    }
+  }
+  const rss = Math.max(
+    0,
+    ...results.filter((r) => r.key === "batch" || r.key === "track").map((r) => r.usage.serverRssMaxMb),
+  );
+  if (rss > 0) {
+    lines.push(
+      `- server RSS < ${TARGETS.serverRssMb} MB: ${Math.round(rss)} MB at most — ${mark(rss < TARGETS.serverRssMb)}`,
+    );
+  }
+  return lines;
+}
+
+/** Names the resource that limits a scenario, with the numbers that show it. */
+export function explainBound(r: ScenarioResult, cores: number): string {
+  const u = r.usage;
+  const FULL = 85; // percent of one core: "saturated", allowing for sampling and scheduling noise
+  const found: string[] = [];
+  if (u.machineCpu >= 0.85 * cores * 100) {
+    found.push(`the machine's ${cores} cores are saturated (${pct(u.machineCpu)} of ${cores * 100}%)`);
+  }
+  if (r.key !== "baseline" && u.serverCpu >= FULL) {
+    found.push(
+      `the ${r.key === "noop" ? "Fastify" : "Waymark"} server's Node process is at ${pct(u.serverCpu)} of a core (its JavaScript runs on one thread)`,
+    );
+  }
+  if (r.writer && r.writer.busy >= 0.85) {
+    found.push(
+      `the event writer has a transaction in flight ${pct(100 * r.writer.busy)} of the time and runs one at a time ` +
+        `(${r.writer.eventsPerTransaction.toFixed(0)} events, ${ms(r.writer.msPerTransaction)} ms each)`,
+    );
+  }
+  if (u.otherCpu >= 25) {
+    found.push(`other work on the machine took ${pct(u.otherCpu)} of a core: the run was disturbed`);
+  }
+  if (u.loadCpu >= FULL) found.push(`the load generator is at ${pct(u.loadCpu)} of a core`);
+  if (u.postgresCpu >= FULL * (r.key === "baseline" ? cores : 1)) {
+    found.push(`PostgreSQL uses ${pct(u.postgresCpu)} of a core`);
+  }
+  const evidence =
+    `server ${r.key === "baseline" ? "idle" : pct(u.serverCpu)}, postgres ${pct(u.postgresCpu)}, ` +
+    `load generator ${pct(u.loadCpu)}, other ${pct(u.otherCpu)}; machine ${pct(u.machineCpu)} of ${cores * 100}%`;
+  if (found.length === 0) {
+    return (
+      `no process is saturated, so round trips bound it: ${r.clients} clients each waiting ` +
+      `${ms(r.p50)} ms (p50) per request. (${evidence})`
+    );
+  }
+  return `${found.join("; ")}. (${evidence})`;
+}
+
+const START = "<!-- results:start -->";
+const END = "<!-- results:end -->";
+
+/** Replaces the marked results section of the README (appends one when the markers are missing). */
+export async function writeReadme(file: string, section: string): Promise<void> {
+  const text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
+  const block = `${START}\n${section}\n${END}`;
+  const from = text.indexOf(START);
+  const to = text.indexOf(END);
+  const next =
+    from >= 0 && to > from
+      ? text.slice(0, from) + block + text.slice(to + END.length)
+      : `${text.trimEnd()}\n\n${block}\n`;
+  await writeFile(file, next);
+}
