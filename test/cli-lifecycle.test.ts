@@ -1,5 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadMigrations } from "../src/db/index.ts";
@@ -17,6 +17,7 @@ import {
   track,
   waitFor,
   type Credentials,
+  withServer,
   type ServerProcess,
 } from "./support/process.ts";
 
@@ -117,11 +118,11 @@ describe("first start on an empty data dir, then a restart on the same one", () 
     expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(false);
   });
 
-  it("reuses the database on restart: the event is still there, the credentials unchanged, no new workspace", async () => {
-    const restarted = await startCli(["--port", "0", "--data-dir", dataDir]);
-    try {
+  it("reuses the database on restart: the event is still there, the keys unchanged, no new workspace", async () => {
+    await withServer(["--port", "0", "--data-dir", dataDir], async (restarted) => {
       expect(restarted.stdout()).not.toContain("new workspace created");
-      expect(await readCredentials(dataDir)).toEqual(credentials);
+      // The keys stay; apiUrl follows the server to its new port.
+      expect(await readCredentials(dataDir)).toEqual({ ...credentials, apiUrl: restarted.url });
       const events = await allEvents(restarted.url, credentials.adminToken);
       expect(events.map((e) => e.messageId)).toEqual(["first-start-1"]);
 
@@ -133,10 +134,29 @@ describe("first start on an empty data dir, then a restart on the same one", () 
           .split("\n")
           .map((line) => line.split(/\s+/)[1]),
       ).toEqual(["default", "acme"]);
-    } finally {
-      expect(await restarted.terminate()).toMatchObject({ code: 0 });
-    }
+    });
     expect(livePostmaster(dataDir)).toBeNull();
+  });
+});
+
+describe("a stale postmaster.pid naming a pid now used by another data dir's PostgreSQL (as after a reboot)", () => {
+  it("starts anyway, and leaves the other PostgreSQL running", async () => {
+    const mine = await createDataDir();
+    await withServer(["--port", "0", "--data-dir", mine], async () => undefined);
+
+    const otherDir = await createDataDir();
+    await withServer(["--port", "0", "--data-dir", otherDir], async (other) => {
+      const otherPostmaster = livePostmaster(otherDir)!;
+      const lockFile = await readFile(path.join(otherDir, "pg", "postmaster.pid"), "utf8");
+      await writeFile(path.join(mine, "pg", "postmaster.pid"), lockFile);
+
+      await withServer(["--port", "0", "--data-dir", mine], async (restarted) => {
+        expect((await fetch(`${restarted.url}/ready`)).status).toBe(200);
+        expect(livePostmaster(mine)).not.toBe(otherPostmaster);
+      });
+      expect(isAlive(otherPostmaster)).toBe(true);
+      expect((await fetch(`${other.url}/ready`)).status).toBe(200);
+    });
   });
 });
 
@@ -149,24 +169,26 @@ describe("with DATABASE_URL", () => {
 
   it("starts no embedded PostgreSQL and stores events in that database", async () => {
     const dataDir = await createDataDir();
-    const server = await startCli(["--port", "0", "--data-dir", dataDir], { env: { DATABASE_URL: db.url } });
-    try {
-      expect(server.stdout()).toContain(`database:    PostgreSQL at ${new URL(db.url).host}/${db.name}`);
-      expect(existsSync(path.join(dataDir, "pg"))).toBe(false);
-      const credentials = await readCredentials(dataDir);
-      const res = await track(server.url, credentials.writeKey, "/v1/track", {
-        userId: "external",
-        event: "External",
-        messageId: "external-1",
-      });
-      expect(res.status).toBe(200);
-      const { rows } = await db.pool.query(
-        "SELECT workspace_id, event FROM events WHERE message_id = 'external-1'",
-      );
-      expect(rows).toEqual([{ workspace_id: credentials.workspaceId, event: "External" }]);
-    } finally {
-      expect(await server.terminate()).toMatchObject({ code: 0 });
-    }
+    const env = { DATABASE_URL: db.url };
+    await withServer(
+      ["--port", "0", "--data-dir", dataDir],
+      async (server) => {
+        expect(server.stdout()).toContain(`database:    PostgreSQL at ${new URL(db.url).host}/${db.name}`);
+        expect(existsSync(path.join(dataDir, "pg"))).toBe(false);
+        const credentials = await readCredentials(dataDir);
+        const res = await track(server.url, credentials.writeKey, "/v1/track", {
+          userId: "external",
+          event: "External",
+          messageId: "external-1",
+        });
+        expect(res.status).toBe(200);
+        const { rows } = await db.pool.query(
+          "SELECT workspace_id, event FROM events WHERE message_id = 'external-1'",
+        );
+        expect(rows).toEqual([{ workspace_id: credentials.workspaceId, event: "External" }]);
+      },
+      { env },
+    );
     expect(existsSync(path.join(dataDir, "pg"))).toBe(false);
   });
 });
@@ -204,6 +226,7 @@ describe("several processes at once on an empty database", () => {
     const workers = await Promise.all(
       dirs.map((dir) => startCli(["--port", "0", "--role", "worker", "--data-dir", dir], { env })),
     );
+    const exits = [];
     try {
       for (const w of workers) expect(w.stdout()).toMatch(/^Waymark worker listening on /);
       expect(workers.filter((w) => w.stdout().includes("new workspace created"))).toHaveLength(1);
@@ -211,8 +234,9 @@ describe("several processes at once on an empty database", () => {
       const { rows } = await db.pool.query("SELECT name FROM workspaces");
       expect(rows).toEqual([{ name: "default" }]);
     } finally {
-      for (const w of workers) expect(await w.terminate()).toMatchObject({ code: 0 });
+      for (const w of workers) exits.push(await w.terminate());
     }
+    for (const exit of exits) expect(exit).toMatchObject({ code: 0 });
   });
 });
 

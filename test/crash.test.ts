@@ -1,16 +1,22 @@
 import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   allEvents,
   cleanUpProcesses,
   createDataDir,
   isAlive,
+  killEverythingUsing,
+  launchCli,
   livePostmaster,
+  processesUsing,
   readCredentials,
   sleep,
   startCli,
   track,
   waitFor,
+  withServer,
   type ServerProcess,
 } from "./support/process.ts";
 
@@ -132,15 +138,12 @@ describe("the server is killed with kill -9 under load, then started again", () 
     expect(orphan).not.toBeNull();
     expect(isAlive(orphan!)).toBe(true);
 
-    const second = await startCli(["--port", "0", "--data-dir", dataDir]);
-    try {
+    await withServer(["--port", "0", "--data-dir", dataDir], async (second) => {
       expect(isAlive(orphan!)).toBe(false);
       expect(livePostmaster(dataDir)).not.toBe(orphan);
       expect(livePostmaster(dataDir)).not.toBeNull();
       await expectStoredExactlyOnce(second, adminToken, load);
-    } finally {
-      expect(await second.terminate()).toMatchObject({ code: 0 });
-    }
+    });
     expect(livePostmaster(dataDir)).toBeNull();
   });
 });
@@ -167,11 +170,62 @@ describe("the server gets SIGTERM under load", () => {
       expect(["status 503", "ECONNREFUSED", "ECONNRESET", "UND_ERR_SOCKET"]).toContain(kind);
     }
 
-    const again = await startCli(["--port", "0", "--data-dir", dataDir]);
-    try {
-      await expectStoredExactlyOnce(again, adminToken, load);
-    } finally {
-      expect(await again.terminate()).toMatchObject({ code: 0 });
-    }
+    await withServer(["--port", "0", "--data-dir", dataDir], (again) =>
+      expectStoredExactlyOnce(again, adminToken, load),
+    );
   });
+});
+
+/** initdb runs on the data dir and has written PG_VERSION (it does so before most of its work). */
+function initdbUnderway(dataDir: string): boolean {
+  const folders = existsSync(dataDir) ? readdirSync(dataDir).filter((name) => name.startsWith("pg")) : [];
+  return (
+    folders.some((name) => existsSync(path.join(dataDir, name, "PG_VERSION"))) &&
+    processesUsing(dataDir).some((p) => /\binitdb\b/.test(p.command))
+  );
+}
+
+describe("the first start is interrupted", () => {
+  it("by SIGTERM during initdb: exits 0 within 10 s and leaves no PostgreSQL running", async () => {
+    const dataDir = await createDataDir();
+    const launched = launchCli(["--port", "0", "--data-dir", dataDir]);
+    expect(await waitFor(() => initdbUnderway(dataDir), 20_000, 10)).toBe(true);
+    const exit = await launched.terminate();
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(10_000);
+    expect(livePostmaster(dataDir)).toBeNull();
+    expect(processesUsing(dataDir)).toEqual([]);
+  });
+
+  it("by SIGTERM while PostgreSQL starts: exits 0 within 10 s and stops it", async () => {
+    const dataDir = await createDataDir();
+    const launched = launchCli(["--port", "0", "--data-dir", dataDir]);
+    expect(await waitFor(() => livePostmaster(dataDir) !== null, 20_000, 10)).toBe(true);
+    const postmaster = livePostmaster(dataDir)!;
+    expect(launched.stdout()).toBe(""); // still starting: no banner yet
+    const exit = await launched.terminate();
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(10_000);
+    expect(await waitFor(() => !isAlive(postmaster), 2_000)).toBe(true);
+  });
+
+  for (const delayMs of [0, 300]) {
+    it(`by kill -9 ${delayMs} ms into initdb: the next start initialises afresh and comes up`, async () => {
+      const dataDir = await createDataDir();
+      launchCli(["--port", "0", "--data-dir", dataDir]);
+      expect(await waitFor(() => initdbUnderway(dataDir), 20_000, 10)).toBe(true);
+      await sleep(delayMs);
+      // The CLI, initdb and its bootstrap backend all at once, as an OOM kill or power cut would.
+      expect(killEverythingUsing(dataDir).length).toBeGreaterThanOrEqual(2);
+      await waitFor(() => processesUsing(dataDir).length === 0, 5_000);
+
+      await withServer(["--port", "0", "--data-dir", dataDir], async (next) => {
+        expect((await fetch(`${next.url}/ready`)).status).toBe(200);
+        const { writeKey, adminToken } = await readCredentials(dataDir);
+        expect((await track(next.url, writeKey, "/v1/track", { userId: "u", event: "E" })).status).toBe(200);
+        expect(await allEvents(next.url, adminToken)).toHaveLength(1);
+        expect(readdirSync(dataDir).filter((name) => name.startsWith("pg.initdb"))).toEqual([]);
+      });
+    });
+  }
 });

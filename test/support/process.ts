@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -84,20 +84,40 @@ export async function runCli(args: string[], options: CliOptions = {}): Promise<
   return { ...exit, stdout, stderr };
 }
 
-/** Starts `waymark start <args>` and resolves once its banner names the URL it listens on. */
-export async function startCli(args: string[], options: CliOptions = {}): Promise<ServerProcess> {
+/** A `waymark start` child process, from the moment it is spawned. */
+export interface LaunchedServer {
+  pid: number;
+  /** Resolves with the URL the banner names; rejects if the process exits first or takes too long. */
+  banner: Promise<string>;
+  /** Everything written to stdout / stderr so far. */
+  stdout(): string;
+  stderr(): string;
+  /** Resolves when the process has exited. */
+  exited: Promise<Exit>;
+  kill(signal: NodeJS.Signals): void;
+  /** Sends SIGTERM and waits for the exit, reporting how long it took. */
+  terminate(): Promise<Exit & { ms: number }>;
+}
+
+/** A `waymark start` child process whose banner has been printed. */
+export interface ServerProcess extends LaunchedServer {
+  /** The URL the banner names, e.g. http://127.0.0.1:41234 */
+  url: string;
+}
+
+/** Spawns `waymark start <args>` without waiting for anything. */
+export function launchCli(args: string[], options: CliOptions = {}): LaunchedServer {
   const child = spawnCli(["start", ...args], options);
+  const timeoutMs = options.timeoutMs ?? 30_000;
   let stdout = "";
   let stderr = "";
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const exited = exitOf(child);
-  const url = await new Promise<string>((resolve, reject) => {
+  const banner = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(
-        new Error(`no banner within ${options.timeoutMs ?? 30_000} ms\nstdout: ${stdout}\nstderr: ${stderr}`),
-      );
-    }, options.timeoutMs ?? 30_000);
+      reject(new Error(`no banner within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`));
+    }, timeoutMs);
     child.stdout!.on("data", (c: Buffer) => {
       stdout += c.toString("utf8");
       const match = BANNER.exec(stdout);
@@ -112,9 +132,10 @@ export async function startCli(args: string[], options: CliOptions = {}): Promis
       reject(new Error(`exited before its banner (code ${code}, signal ${signal})\nstderr: ${stderr}`));
     });
   });
+  banner.catch(() => undefined); // a caller that only waits for the exit need not handle it
   return {
     pid: child.pid!,
-    url,
+    banner,
     stdout: () => stdout,
     stderr: () => stderr,
     exited,
@@ -128,6 +149,38 @@ export async function startCli(args: string[], options: CliOptions = {}): Promis
       return { ...exit, ms: performance.now() - started };
     },
   };
+}
+
+/** Starts `waymark start <args>` and resolves once its banner names the URL it listens on. */
+export async function startCli(args: string[], options: CliOptions = {}): Promise<ServerProcess> {
+  const launched = launchCli(args, options);
+  return { ...launched, url: await launched.banner };
+}
+
+/**
+ * Starts a server, runs `fn` with it, then stops it with SIGTERM and requires a clean exit 0. A failure
+ * inside `fn` is reported as it is (the server is still stopped).
+ */
+export async function withServer<T>(
+  args: string[],
+  fn: (server: ServerProcess) => Promise<T>,
+  options: CliOptions = {},
+): Promise<T> {
+  const server = await startCli(args, options);
+  let result: T;
+  try {
+    result = await fn(server);
+  } catch (err) {
+    await server.terminate();
+    throw err;
+  }
+  const exit = await server.terminate();
+  if (exit.code !== 0 || exit.ms >= 10_000) {
+    throw new Error(
+      `SIGTERM: ${JSON.stringify(exit)}, expected exit 0 within 10 s\nstderr: ${server.stderr().slice(-3000)}`,
+    );
+  }
+  return result;
 }
 
 /**
@@ -172,10 +225,40 @@ export function isAlive(pid: number): boolean {
   return !/^\d+ \(.*\) Z/.test(stat);
 }
 
-/** Polls `check` every 50 ms until it is true or `ms` have passed; returns its last answer. */
-export async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
+/** The processes whose command line names `dir` (the CLI, initdb, postgres), with their commands. */
+export function processesUsing(dir: string): Array<{ pid: number; command: string }> {
+  const found: Array<{ pid: number; command: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+      if (command.includes(dir)) found.push({ pid, command });
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
+
+/** SIGKILLs every process whose command line names `dir`, as an OOM kill or power cut would. */
+export function killEverythingUsing(dir: string): number[] {
+  const killed: number[] = [];
+  for (const { pid } of processesUsing(dir)) {
+    try {
+      process.kill(pid, "SIGKILL");
+      killed.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return killed;
+}
+
+/** Polls `check` every `everyMs` until it is true or `ms` have passed; returns its last answer. */
+export async function waitFor(check: () => boolean, ms: number, everyMs = 50): Promise<boolean> {
   const deadline = performance.now() + ms;
-  while (!check() && performance.now() < deadline) await sleep(50);
+  while (!check() && performance.now() < deadline) await sleep(everyMs);
   return check();
 }
 
@@ -195,6 +278,7 @@ export async function cleanUpProcesses(): Promise<void> {
       process.kill(pid, "SIGQUIT");
       await waitFor(() => !isAlive(pid), 5_000);
     }
+    killEverythingUsing(dir); // an initdb or PostgreSQL that outlived a killed test
     await rm(path.dirname(dir), { recursive: true, force: true });
   }
   dataDirs.clear();
