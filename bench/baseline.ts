@@ -13,9 +13,9 @@ export const BASELINE_TABLE = "bench_events";
 const COLUMNS = 10;
 
 export interface BaselineOptions {
-  databaseUrl: string;
+  /** One per concurrent writer, from `openConnections`. */
+  clients: pg.Client[];
   factory: EventFactory;
-  connections: number;
   rowsPerStatement: number;
   seconds: number;
 }
@@ -49,6 +49,22 @@ export async function createBaselineTable(client: pg.ClientBase): Promise<void> 
   }
 }
 
+/**
+ * Connections for the baseline, opened once for warm-up and measured run alike: their backends stay
+ * alive through the measurement, so their CPU is counted while it is spent.
+ */
+export function openConnections(databaseUrl: string, count: number): Promise<pg.Client[]> {
+  return Promise.all(
+    Array.from({ length: count }, async () => {
+      const c = new pg.Client({ connectionString: databaseUrl, application_name: "waymark-bench" });
+      // A connection lost mid-run (the server stopped on Ctrl-C) fails its query; it must not crash us.
+      c.on("error", () => undefined);
+      await c.connect();
+      return c;
+    }),
+  );
+}
+
 export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
   const workspaceId = randomUUID();
   const placeholders = Array.from({ length: o.rowsPerStatement }, (_, r) => {
@@ -60,15 +76,6 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
     name: "bench_insert",
     text: `INSERT INTO ${BASELINE_TABLE} (workspace_id, seq, message_id, type, user_id, anonymous_id, event, "timestamp", received_at, message) VALUES ${placeholders}`,
   };
-  const clients = await Promise.all(
-    Array.from({ length: o.connections }, async () => {
-      const c = new pg.Client({ connectionString: o.databaseUrl, application_name: "waymark-bench" });
-      // A connection lost mid-run (the server stopped on Ctrl-C) fails its query; it must not crash us.
-      c.on("error", () => undefined);
-      await c.connect();
-      return c;
-    }),
-  );
   const latencies: number[] = [];
   const failures: Record<string, number> = {};
   let seq = 0;
@@ -76,43 +83,39 @@ export async function runBaseline(o: BaselineOptions): Promise<BaselineResult> {
   let inserted = 0;
   const started = performance.now();
   const deadline = started + o.seconds * 1000;
-  try {
-    await Promise.all(
-      clients.map(async (client) => {
-        while (performance.now() < deadline) {
-          const now = new Date().toISOString();
-          const values: unknown[] = [];
-          for (let i = 0; i < o.rowsPerStatement; i++) {
-            const row = o.factory.row(now);
-            values.push(
-              workspaceId,
-              ++seq,
-              row.messageId,
-              "track",
-              row.userId,
-              row.anonymousId,
-              row.event,
-              row.timestamp,
-              now,
-              row.message,
-            );
-          }
-          const t0 = performance.now();
-          try {
-            const res = await client.query({ ...insert, values });
-            latencies.push(performance.now() - t0);
-            statements++;
-            inserted += res.rowCount ?? 0;
-          } catch (err) {
-            const code = (err as { code?: string }).code ?? (err as Error).message;
-            failures[code] = (failures[code] ?? 0) + 1;
-          }
+  await Promise.all(
+    o.clients.map(async (client) => {
+      while (performance.now() < deadline) {
+        const now = new Date().toISOString();
+        const values: unknown[] = [];
+        for (let i = 0; i < o.rowsPerStatement; i++) {
+          const row = o.factory.row(now);
+          values.push(
+            workspaceId,
+            ++seq,
+            row.messageId,
+            "track",
+            row.userId,
+            row.anonymousId,
+            row.event,
+            row.timestamp,
+            now,
+            row.message,
+          );
         }
-      }),
-    );
-  } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
-  }
+        const t0 = performance.now();
+        try {
+          const res = await client.query({ ...insert, values });
+          latencies.push(performance.now() - t0);
+          statements++;
+          inserted += res.rowCount ?? 0;
+        } catch (err) {
+          const code = (err as { code?: string }).code ?? (err as Error).message;
+          failures[code] = (failures[code] ?? 0) + 1;
+        }
+      }
+    }),
+  );
   return {
     seconds: (performance.now() - started) / 1000,
     statements,

@@ -49,6 +49,11 @@ function readStatusKb(pid: number, file: "status" | "smaps_rollup", field: strin
   }
 }
 
+/** A process's resident set size now, MB (0 when it is gone). */
+export function readRssMb(pid: number): number {
+  return readStatusKb(pid, "status", "VmRSS") / 1024;
+}
+
 /** The postmaster and its live children (backends, checkpointer, WAL writer, ...). */
 export function postgresPids(postmasterPid: number): number[] {
   let children: number[];

@@ -5,10 +5,16 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { request } from "undici";
-import { BASELINE_TABLE, createBaselineTable, runBaseline } from "./baseline.ts";
+import {
+  BASELINE_TABLE,
+  createBaselineTable,
+  openConnections,
+  runBaseline,
+  type BaselineResult,
+} from "./baseline.ts";
 import { EventFactory } from "./events.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
-import { watchUsage, type Usage, type Watched } from "./proc-stats.ts";
+import { readRssMb, watchUsage, type Usage, type Watched } from "./proc-stats.ts";
 import {
   killAllNow,
   startNoopServer,
@@ -75,7 +81,7 @@ async function main(): Promise<void> {
     started.db = db;
     db.on("error", () => undefined); // lost when the server stops; queries then fail and say so
     await db.connect();
-    const machine = await describe(db);
+    const machine = { ...(await describe(db)), serverIdleRssMb: readRssMb(server.pid) };
     const factory = new EventFactory();
     const results: ScenarioResult[] = [];
     const attempt = async (
@@ -168,7 +174,7 @@ async function cleanUp(): Promise<void> {
   if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
 }
 
-async function describe(db: pg.Client): Promise<Machine> {
+async function describe(db: pg.Client): Promise<Omit<Machine, "serverIdleRssMb">> {
   const { rows } = await db.query<{ version: string; settings: string }>(
     `SELECT current_setting('server_version') AS version,
             format('fsync=%s, synchronous_commit=%s, shared_buffers=%s, max_connections=%s',
@@ -191,17 +197,20 @@ async function baselineScenario(
   name: string,
 ): Promise<ScenarioResult> {
   await createBaselineTable(db);
-  const options = {
-    databaseUrl: server.databaseUrl,
-    factory,
-    connections: BASELINE_CONNECTIONS,
-    rowsPerStatement: BATCH_EVENTS,
-  };
-  await runBaseline({ ...options, seconds: WARMUP });
-  const before = await countRows(db, BASELINE_TABLE);
-  const watch = watchUsage({ postmasterPid: server.postmasterPid });
-  const r = await runBaseline({ ...options, seconds: SECONDS });
-  const usage = watch.stop();
+  const clients = await openConnections(server.databaseUrl, BASELINE_CONNECTIONS);
+  let r: BaselineResult;
+  let usage: Usage;
+  let before: number;
+  try {
+    const options = { clients, factory, rowsPerStatement: BATCH_EVENTS };
+    await runBaseline({ ...options, seconds: WARMUP });
+    before = await countRows(db, BASELINE_TABLE);
+    const watch = watchUsage({ postmasterPid: server.postmasterPid });
+    r = await runBaseline({ ...options, seconds: SECONDS });
+    usage = watch.stop();
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
+  }
   const stored = (await countRows(db, BASELINE_TABLE)) - before;
   return {
     key: "baseline",
