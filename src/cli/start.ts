@@ -1,6 +1,8 @@
 import { pino, type Logger } from "pino";
 import { migrate } from "../db/index.ts";
 import { EventWriter, ensurePartitions } from "../ingest/index.ts";
+import { PipelineWorker } from "../pipeline/index.ts";
+import { profileStage } from "../profiles/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../server/index.ts";
 import { WorkspaceResolver } from "../workspaces/index.ts";
 import type { Config } from "./config.ts";
@@ -42,7 +44,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       trustProxy: config.trustProxy,
       logger: log,
     });
+    const pipeline =
+      config.role === "api"
+        ? undefined
+        : new PipelineWorker(db.pool, {
+            stages: [profileStage],
+            onError: (err) => log.error({ err }, "pipeline batch failed; retrying"),
+          });
     await app.listen({ port: config.port, host: config.host });
+    pipeline?.start();
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;

@@ -22,4 +22,12 @@ export {
 } from "./core/validate.ts";
 export { EventWriter, type WriteRequest, type WriteResult } from "./writer.ts";
 export { ensurePartitions } from "./store.ts";
-export { listEvents, listRejected, type EventFilter, type Page, type RejectedEvent } from "./log.ts";
+export {
+  listEvents,
+  listRejected,
+  encodeCursor,
+  decodeCursor,
+  type EventFilter,
+  type Page,
+  type RejectedEvent,
+} from "./log.ts";

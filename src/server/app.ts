@@ -6,6 +6,8 @@ import { requireAdminToken } from "./auth.ts";
 import type { ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { pipelineRoutes } from "./routes/pipeline.ts";
+import { profileRoutes } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 
@@ -65,6 +67,8 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
     await app.register(async (admin) => {
       requireAdminToken(admin, deps.workspaces);
       await eventRoutes(admin, deps);
+      await profileRoutes(admin, deps);
+      await pipelineRoutes(admin, deps);
     });
   }
   return app;

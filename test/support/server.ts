@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
+import { PipelineWorker } from "../../src/pipeline/index.ts";
+import { profileStage } from "../../src/profiles/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../../src/server/index.ts";
 import { WorkspaceResolver, createWorkspace, type WorkspaceKeys } from "../../src/workspaces/index.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -10,6 +12,8 @@ export interface TestServer {
   app: FastifyInstance;
   db: TestDatabase;
   keys: WorkspaceKeys;
+  /** The pipeline worker, when started with `pipeline: true`. */
+  pipeline: PipelineWorker | undefined;
   /** fetch against the server with the admin token. */
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON to a tracking route with the write key as HTTP Basic user. */
@@ -18,7 +22,9 @@ export interface TestServer {
 }
 
 /** The real server on a fresh database, listening on a loopback port, with one workspace. */
-export async function startTestServer(options: { now?: () => Date } = {}): Promise<TestServer> {
+export async function startTestServer(
+  options: { now?: () => Date; pipeline?: boolean } = {},
+): Promise<TestServer> {
   const db = await createTestDatabase();
   await ensurePartitions(db.pool, new Date());
   const keys = await createWorkspace(db.pool, "test");
@@ -33,6 +39,10 @@ export async function startTestServer(options: { now?: () => Date } = {}): Promi
     ...(options.now ? { now: options.now } : {}),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
+  const pipeline = options.pipeline
+    ? new PipelineWorker(db.pool, { stages: [profileStage], pollMs: 20 })
+    : undefined;
+  pipeline?.start();
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   const basic = `Basic ${Buffer.from(`${keys.writeKey}:`).toString("base64")}`;
@@ -53,7 +63,9 @@ export async function startTestServer(options: { now?: () => Date } = {}): Promi
         body:
           typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body),
       }),
+    pipeline,
     close: async () => {
+      await pipeline?.stop();
       await app.close();
       await writer.close();
       await db.drop();

@@ -1,0 +1,93 @@
+import type { Pool } from "pg";
+import { withTx } from "../db/index.ts";
+import { applyUnit } from "./core/partition.ts";
+import type { AppliedEvent, PipelineStage } from "./stage.ts";
+
+/**
+ * Stage two for one partition: takes the next queued events in seq order (locked, so a second holder
+ * waits and then finds them gone), stops before an event whose merged profiles' partition has not
+ * caught up, runs every stage on the batch, and deletes the applied rows, in one transaction.
+ * Returns the number of events applied.
+ */
+export async function runApply(
+  pool: Pool,
+  partition: number,
+  stages: PipelineStage[],
+  batchSize: number,
+): Promise<number> {
+  return withTx(pool, async (tx) => {
+    const { rows } = await tx.query<{
+      workspace_id: string;
+      seq: number;
+      profile_id: string;
+      merged: string[];
+      after_partition: number | null;
+      after_seq: number | null;
+    }>(
+      `SELECT workspace_id, seq, profile_id, merged, after_partition, after_seq FROM pipeline_queue
+       WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
+      [partition, batchSize],
+    );
+    if (rows.length === 0) return 0;
+    // Keep the prefix whose dependencies are met; a workspace's later events wait behind a blocked one.
+    const ready: typeof rows = [];
+    const blocked = new Set<string>();
+    for (const row of rows) {
+      if (blocked.has(row.workspace_id)) continue;
+      if (row.after_partition !== null) {
+        const { rows: pending } = await tx.query(
+          "SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND partition = $2 AND seq < $3 LIMIT 1",
+          [row.workspace_id, row.after_partition, row.after_seq],
+        );
+        if (pending.length > 0) {
+          blocked.add(row.workspace_id);
+          continue;
+        }
+      }
+      ready.push(row);
+    }
+    if (ready.length === 0) return 0;
+
+    const { rows: messages } = await tx.query<{
+      workspace_id: string;
+      seq: number;
+      received_at: Date;
+      message: Record<string, unknown>;
+    }>(
+      `SELECT e.workspace_id, e.seq, e.received_at, e.message FROM events e
+       JOIN unnest($1::uuid[], $2::bigint[]) AS x(w, s) ON e.workspace_id = x.w AND e.seq = x.s`,
+      [ready.map((r) => r.workspace_id), ready.map((r) => r.seq)],
+    );
+    const byKey = new Map(messages.map((m) => [`${m.workspace_id}/${m.seq}`, m]));
+    const events: AppliedEvent[] = [];
+    for (const r of ready) {
+      const m = byKey.get(`${r.workspace_id}/${r.seq}`);
+      // An event erased from the log after it was queued has nothing left to apply.
+      if (!m) continue;
+      events.push({
+        workspaceId: r.workspace_id,
+        seq: r.seq,
+        profileId: r.profile_id,
+        merged: r.merged,
+        receivedAt: m.received_at,
+        message: m.message,
+      });
+    }
+    for (const stage of stages) await stage.apply(tx, events);
+
+    await tx.query(
+      `DELETE FROM pipeline_queue q USING unnest($2::uuid[], $3::bigint[]) AS x(w, s)
+       WHERE q.partition = $1 AND q.workspace_id = x.w AND q.seq = x.s`,
+      [partition, ready.map((r) => r.workspace_id), ready.map((r) => r.seq)],
+    );
+    const last = new Map<string, number>();
+    for (const r of ready) last.set(r.workspace_id, r.seq);
+    await tx.query(
+      `INSERT INTO pipeline_offsets (workspace_id, unit, seq)
+       SELECT w, $1, s FROM unnest($2::uuid[], $3::bigint[]) AS x(w, s)
+       ON CONFLICT (workspace_id, unit) DO UPDATE SET seq = excluded.seq, updated_at = now()`,
+      [applyUnit(partition), [...last.keys()], [...last.values()]],
+    );
+    return ready.length;
+  });
+}

@@ -1,0 +1,139 @@
+import type { Pool } from "pg";
+import { NotFoundError, ValidationError } from "../errors/index.ts";
+import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
+
+export interface Profile {
+  id: string;
+  traits: Record<string, unknown>;
+  identities: Array<{ type: string; value: string }>;
+  firstSeen: string | null;
+  lastSeen: string | null;
+  lastIp: string | null;
+  location: Record<string, unknown> | null;
+  timezone: string | null;
+  device: Record<string, unknown> | null;
+  eventCount: number;
+  counts: Record<string, number>;
+  /** Profiles merged into this one, with the cause. */
+  mergedFrom: Array<{ id: string; cause: string; at: string }>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The live profile for an id; the id of a merged-away profile answers with its survivor. */
+export async function resolveProfileId(pool: Pool, workspaceId: string, id: string): Promise<string> {
+  if (!UUID.test(id)) throw new NotFoundError(`no profile ${id}`);
+  const { rows } = await pool.query<{ id: string; merged_into: string | null }>(
+    "SELECT id, merged_into FROM profiles WHERE workspace_id = $1 AND id = $2",
+    [workspaceId, id],
+  );
+  if (!rows[0]) throw new NotFoundError(`no profile ${id}`);
+  return rows[0].merged_into ?? rows[0].id;
+}
+
+export async function getProfile(pool: Pool, workspaceId: string, id: string): Promise<Profile> {
+  const live = await resolveProfileId(pool, workspaceId, id);
+  const [p, ids, merges] = await Promise.all([
+    pool.query("SELECT * FROM profiles WHERE workspace_id = $1 AND id = $2", [workspaceId, live]),
+    pool.query<{ type: string; value: string }>(
+      "SELECT type, value FROM identities WHERE workspace_id = $1 AND profile_id = $2 ORDER BY type, value",
+      [workspaceId, live],
+    ),
+    pool.query<{ merged_id: string; cause: string; created_at: Date }>(
+      `SELECT m.merged_id, m.cause, m.created_at FROM profile_merges m
+       JOIN profiles p ON p.workspace_id = m.workspace_id AND p.id = m.merged_id
+       WHERE m.workspace_id = $1 AND p.merged_into = $2 ORDER BY m.id`,
+      [workspaceId, live],
+    ),
+  ]);
+  const r = p.rows[0];
+  return {
+    id: live,
+    traits: r.traits,
+    identities: ids.rows,
+    firstSeen: r.first_seen?.toISOString() ?? null,
+    lastSeen: r.last_seen?.toISOString() ?? null,
+    lastIp: r.last_ip,
+    location: r.location,
+    timezone: r.timezone,
+    device: r.device,
+    eventCount: Number(r.event_count),
+    counts: r.counts,
+    mergedFrom: merges.rows.map((m) => ({ id: m.merged_id, cause: m.cause, at: m.created_at.toISOString() })),
+  };
+}
+
+export interface ProfileQuery {
+  query?: string | undefined;
+  userId?: string | undefined;
+  anonymousId?: string | undefined;
+  email?: string | undefined;
+}
+
+/**
+ * Live profiles matching an identifier (userId, anonymousId, email) or a free-text query over
+ * identifier values and traits; ordered by id, paged by cursor.
+ */
+export async function findProfiles(
+  pool: Pool,
+  workspaceId: string,
+  q: ProfileQuery,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Profile>> {
+  const after = page.cursor ? decodeProfileCursor(page.cursor) : null;
+  const params: unknown[] = [workspaceId, after, page.limit + 1];
+  const where = ["p.workspace_id = $1", "p.merged_into IS NULL", "($2::uuid IS NULL OR p.id > $2)"];
+  const byIdentity = (type: string, value: string) => {
+    params.push(type, type === "email" ? value.trim().toLowerCase() : value);
+    where.push(
+      `EXISTS (SELECT 1 FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id
+               AND i.type = $${params.length - 1} AND i.value = $${params.length})`,
+    );
+  };
+  if (q.userId) byIdentity("user_id", q.userId);
+  if (q.anonymousId) byIdentity("anonymous_id", q.anonymousId);
+  if (q.email) byIdentity("email", q.email);
+  if (q.query) {
+    params.push(`%${q.query.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    where.push(
+      `(p.traits::text ILIKE $${params.length} OR EXISTS (SELECT 1 FROM identities i WHERE i.workspace_id = p.workspace_id
+         AND i.profile_id = p.id AND i.value ILIKE $${params.length}))`,
+    );
+  }
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT p.id FROM profiles p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT $3`,
+    params,
+  );
+  const ids = rows.slice(0, page.limit).map((r) => r.id);
+  const items = await Promise.all(ids.map((id) => getProfile(pool, workspaceId, id)));
+  const more = rows.length > page.limit;
+  return { items, nextCursor: more ? Buffer.from(ids.at(-1)!).toString("base64url") : null };
+}
+
+function decodeProfileCursor(cursor: string): string {
+  const id = Buffer.from(cursor, "base64url").toString();
+  if (!UUID.test(id)) throw new ValidationError("cursor is not one this API returned");
+  return id;
+}
+
+/** The person's whole history, newest first: every event carrying one of their user or anonymous ids. */
+export async function profileEvents(
+  pool: Pool,
+  workspaceId: string,
+  id: string,
+  page: { limit: number; cursor?: string | undefined },
+): Promise<Page<Record<string, unknown>>> {
+  const live = await resolveProfileId(pool, workspaceId, id);
+  const before = decodeCursor(page.cursor);
+  const { rows } = await pool.query<{ seq: number; message: Record<string, unknown> }>(
+    `WITH ids AS (SELECT type, value FROM identities WHERE workspace_id = $1 AND profile_id = $2)
+     SELECT seq, message FROM events e
+     WHERE e.workspace_id = $1 AND ($3::bigint IS NULL OR e.seq < $3)
+       AND (e.user_id IN (SELECT value FROM ids WHERE type = 'user_id')
+         OR e.anonymous_id IN (SELECT value FROM ids WHERE type = 'anonymous_id'))
+     ORDER BY seq DESC LIMIT $4`,
+    [workspaceId, live, before, page.limit + 1],
+  );
+  const items = rows.slice(0, page.limit).map((r) => ({ ...r.message, seq: r.seq }));
+  return { items, nextCursor: rows.length > page.limit ? encodeCursor(rows[page.limit - 1]!.seq) : null };
+}

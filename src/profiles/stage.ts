@@ -1,0 +1,95 @@
+import type { PoolClient } from "pg";
+import type { AppliedEvent, PipelineStage } from "../pipeline/index.ts";
+import { EMPTY_PROFILE, absorbProfile, applyEvent, type ProfileState } from "./core/apply.ts";
+
+interface Row {
+  workspace_id: string;
+  id: string;
+  traits: Record<string, unknown>;
+  trait_times: Record<string, string>;
+  first_seen: Date | null;
+  last_seen: Date | null;
+  last_ip: string | null;
+  location: Record<string, unknown> | null;
+  timezone: string | null;
+  device: Record<string, unknown> | null;
+  event_count: number;
+  counts: Record<string, number>;
+}
+
+const keyOf = (workspaceId: string, id: string) => `${workspaceId}/${id}`;
+
+/** The profile stage: folds each resolved event (and each merge) into the profile's traits and counts. */
+export const profileStage: PipelineStage = {
+  name: "profiles",
+  async apply(tx: PoolClient, events: AppliedEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const wanted = new Map<string, { w: string; id: string }>();
+    for (const e of events) {
+      for (const id of [e.profileId, ...e.merged])
+        wanted.set(keyOf(e.workspaceId, id), { w: e.workspaceId, id });
+    }
+    const list = [...wanted.values()];
+    const { rows } = await tx.query<Row>(
+      `SELECT p.* FROM profiles p JOIN unnest($1::uuid[], $2::uuid[]) AS x(w, id)
+         ON p.workspace_id = x.w AND p.id = x.id
+       ORDER BY p.workspace_id, p.id FOR UPDATE OF p`,
+      [list.map((x) => x.w), list.map((x) => x.id)],
+    );
+    const state = new Map<string, ProfileState>(rows.map((r) => [keyOf(r.workspace_id, r.id), fromRow(r)]));
+    const touched = new Set<string>();
+    for (const e of events) {
+      const k = keyOf(e.workspaceId, e.profileId);
+      let p = state.get(k) ?? EMPTY_PROFILE;
+      for (const m of e.merged) {
+        const mk = keyOf(e.workspaceId, m);
+        p = absorbProfile(p, state.get(mk) ?? EMPTY_PROFILE);
+      }
+      state.set(k, applyEvent(p, e.message));
+      touched.add(k);
+    }
+    const out = [...touched].map((k) => ({ k, p: state.get(k)! }));
+    await tx.query(
+      `UPDATE profiles p SET traits = x.traits, trait_times = x.trait_times, first_seen = x.first_seen,
+         last_seen = x.last_seen, last_ip = x.last_ip, location = x.location, timezone = x.timezone,
+         device = x.device, event_count = x.event_count, counts = x.counts, updated_at = now()
+       FROM jsonb_to_recordset($1::jsonb) AS x(w uuid, id uuid, traits jsonb, trait_times jsonb,
+         first_seen timestamptz, last_seen timestamptz, last_ip text, location jsonb, timezone text,
+         device jsonb, event_count bigint, counts jsonb)
+       WHERE p.workspace_id = x.w AND p.id = x.id`,
+      [
+        JSON.stringify(
+          out.map(({ k, p }) => ({
+            w: k.split("/")[0],
+            id: k.split("/")[1],
+            traits: p.traits,
+            trait_times: p.traitTimes,
+            first_seen: p.firstSeen,
+            last_seen: p.lastSeen,
+            last_ip: p.lastIp,
+            location: p.location,
+            timezone: p.timezone,
+            device: p.device,
+            event_count: p.eventCount,
+            counts: p.counts,
+          })),
+        ),
+      ],
+    );
+  },
+};
+
+function fromRow(r: Row): ProfileState {
+  return {
+    traits: r.traits,
+    traitTimes: r.trait_times,
+    firstSeen: r.first_seen?.toISOString() ?? null,
+    lastSeen: r.last_seen?.toISOString() ?? null,
+    lastIp: r.last_ip,
+    location: r.location,
+    timezone: r.timezone,
+    device: r.device,
+    eventCount: r.event_count,
+    counts: r.counts,
+  };
+}
