@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 const PURE = ["src/*/core/**/*.ts", "src/journeys/engine/**/*.ts", "src/errors/**/*.ts"];
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".waymark/", "test-results/", "dist/", "web/dist/"] },
+  { ignores: ["node_modules/", ".waymark/", "test-results/", "dist/", "web/dist/", ".research/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
