@@ -148,6 +148,34 @@ describe("the server is killed with kill -9 under load, then started again", () 
   });
 });
 
+describe("the server and its PostgreSQL are killed together with kill -9 under load", () => {
+  it("recovers on the next start and keeps every acknowledged event exactly once", async () => {
+    const dataDir = await createDataDir();
+    const first = await startCli(["--port", "0", "--data-dir", dataDir]);
+    const { writeKey, adminToken } = await readCredentials(dataDir);
+
+    const load = startLoad(first.url, writeKey);
+    let killed: number[] = [];
+    try {
+      await loadFor(load, 1_500, 500);
+      // The CLI, the postmaster and every backend at once: PostgreSQL must recover from its WAL.
+      killed = killEverythingUsing(dataDir);
+      await first.exited;
+    } finally {
+      await load.stop();
+    }
+    expect(killed.length).toBeGreaterThan(2);
+    // Gone for good, zombies included: init may take a second to reap the orphans, and PostgreSQL
+    // refuses a lock file whose pid still exists.
+    expect(await waitFor(() => killed.every((pid) => !existsSync(`/proc/${pid}`)), 10_000)).toBe(true);
+    expect(existsSync(path.join(dataDir, "pg", "postmaster.pid"))).toBe(true); // stale
+
+    await withServer(["--port", "0", "--data-dir", dataDir], (second) =>
+      expectStoredExactlyOnce(second, adminToken, load),
+    );
+  });
+});
+
 describe("the server gets SIGTERM under load", () => {
   it("answers or refuses every request, stores every acknowledged event, and exits 0 within 10 s", async () => {
     const dataDir = await createDataDir();

@@ -225,23 +225,39 @@ export function isAlive(pid: number): boolean {
   return !/^\d+ \(.*\) Z/.test(stat);
 }
 
-/** The processes whose command line names `dir` (the CLI, initdb, postgres), with their commands. */
+/**
+ * The processes whose command line names `dir` (the CLI, initdb, the postmaster), and their
+ * descendants (PostgreSQL's backends and workers, whose titles no longer name it).
+ */
 export function processesUsing(dir: string): Array<{ pid: number; command: string }> {
-  const found: Array<{ pid: number; command: string }> = [];
+  const all: Array<{ pid: number; ppid: number; command: string }> = [];
   for (const entry of readdirSync("/proc")) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
     try {
       const command = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-      if (command.includes(dir)) found.push({ pid, command });
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ")".
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      all.push({ pid, ppid, command });
     } catch {
       // exited meanwhile
     }
   }
-  return found;
+  const found = new Set(all.filter((p) => p.command.includes(dir)).map((p) => p.pid));
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) {
+      if (!found.has(p.pid) && found.has(p.ppid)) {
+        found.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) => found.has(p.pid)).map(({ pid, command }) => ({ pid, command }));
 }
 
-/** SIGKILLs every process whose command line names `dir`, as an OOM kill or power cut would. */
+/** SIGKILLs every process of processesUsing(dir) at once, as an OOM kill or power cut would. */
 export function killEverythingUsing(dir: string): number[] {
   const killed: number[] = [];
   for (const { pid } of processesUsing(dir)) {
