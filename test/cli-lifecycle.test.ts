@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadMigrations } from "../src/db/index.ts";
@@ -10,6 +11,7 @@ import {
   cleanUpProcesses,
   createDataDir,
   isAlive,
+  launchCommand,
   livePostmaster,
   readCredentials,
   runCli,
@@ -137,6 +139,28 @@ describe("first start on an empty data dir, then a restart on the same one", () 
     });
     expect(livePostmaster(dataDir)).toBeNull();
   });
+
+  it("stops the same way on Ctrl-C (SIGINT)", async () => {
+    const server = await startCli(["--port", "0", "--data-dir", dataDir]);
+    const postmaster = livePostmaster(dataDir)!;
+    const exit = await server.terminate("SIGINT");
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(10_000);
+    expect(await waitFor(() => !isAlive(postmaster), 2_000)).toBe(true);
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`finishes a one-shot command interrupted by ${signal}, stopping the PostgreSQL it started, and exits ${128 + os.constants.signals[signal]}`, async () => {
+      // No server runs: `workspaces create` starts the embedded PostgreSQL itself.
+      const command = launchCommand(["workspaces", "create", `interrupted-${signal}`, "--data-dir", dataDir]);
+      expect(await waitFor(() => livePostmaster(dataDir) !== null, 20_000, 5)).toBe(true);
+      const postmaster = livePostmaster(dataDir)!;
+      command.kill(signal);
+      const result = await command.result;
+      expect(result).toMatchObject({ code: 128 + os.constants.signals[signal], signal: null });
+      expect(await waitFor(() => !isAlive(postmaster), 2_000)).toBe(true);
+    });
+  }
 
   it("starts even when its stale postmaster.pid names a pid now used by another data dir's PostgreSQL, and leaves that one running", async () => {
     // As after a reboot: the pid in the lock file left by a crash belongs to someone else now.

@@ -1,5 +1,6 @@
+import os from "node:os";
 import { Command } from "commander";
-import { migrate } from "../db/index.ts";
+import { migrate, type Pool } from "../db/index.ts";
 import { createWorkspace, listWorkspaces } from "../workspaces/index.ts";
 import { readConfig, type ConfigFlags } from "./config.ts";
 import { openDatabase } from "./database.ts";
@@ -56,45 +57,52 @@ withServerFlags(
     await starting;
   });
 
+/**
+ * Runs a one-shot command on the database. A SIGINT or SIGTERM meanwhile lets it finish and close the
+ * database before exiting with the signal's code: an embedded PostgreSQL it started runs in its own
+ * process group and would otherwise outlive it. The command takes a second or two; a second signal
+ * exits at once.
+ */
+async function onDatabase(flags: ConfigFlags, run: (pool: Pool) => Promise<void>): Promise<void> {
+  let signals = 0;
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.exitCode = 128 + os.constants.signals[signal];
+    if (++signals > 1) process.exit();
+  };
+  process.on("SIGINT", interrupted).on("SIGTERM", interrupted);
+  const config = readConfig(flags);
+  const db = await openDatabase(config, createLogger(config.logLevel), 2);
+  try {
+    await run(db.pool);
+  } finally {
+    await db.close();
+  }
+}
+
 withServerFlags(program.command("migrate").description("apply pending database migrations and exit")).action(
-  async (flags: ConfigFlags) => {
-    const config = readConfig(flags);
-    const db = await openDatabase(config, createLogger(config.logLevel), 2);
-    try {
-      const applied = await migrate(db.pool);
+  (flags: ConfigFlags) =>
+    onDatabase(flags, async (pool) => {
+      const applied = await migrate(pool);
       console.log(applied.length ? `applied: ${applied.join(", ")}` : "database is up to date");
-    } finally {
-      await db.close();
-    }
-  },
+    }),
 );
 
 const workspaces = program.command("workspaces").description("manage workspaces");
 withServerFlags(
   workspaces.command("create <name>").description("create a workspace and print its keys"),
-).action(async (name: string, flags: ConfigFlags) => {
-  const config = readConfig(flags);
-  const db = await openDatabase(config, createLogger(config.logLevel), 2);
-  try {
-    await migrate(db.pool);
-    const keys = await createWorkspace(db.pool, name);
+).action((name: string, flags: ConfigFlags) =>
+  onDatabase(flags, async (pool) => {
+    await migrate(pool);
+    const keys = await createWorkspace(pool, name);
     console.log(JSON.stringify(keys, null, 2));
-  } finally {
-    await db.close();
-  }
-});
+  }),
+);
 withServerFlags(workspaces.command("list").description("list workspaces and their write keys")).action(
-  async (flags: ConfigFlags) => {
-    const config = readConfig(flags);
-    const db = await openDatabase(config, createLogger(config.logLevel), 2);
-    try {
-      await migrate(db.pool);
-      for (const w of await listWorkspaces(db.pool))
-        console.log(`${w.id}  ${w.name}  writeKey=${w.writeKey}`);
-    } finally {
-      await db.close();
-    }
-  },
+  (flags: ConfigFlags) =>
+    onDatabase(flags, async (pool) => {
+      await migrate(pool);
+      for (const w of await listWorkspaces(pool)) console.log(`${w.id}  ${w.name}  writeKey=${w.writeKey}`);
+    }),
 );
 
 program.parseAsync().catch((err: Error) => {

@@ -27,21 +27,6 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** A `waymark start` child process whose banner has been printed. */
-export interface ServerProcess {
-  pid: number;
-  /** The URL the banner names, e.g. http://127.0.0.1:41234 */
-  url: string;
-  /** Everything written to stdout / stderr so far. */
-  stdout(): string;
-  stderr(): string;
-  /** Resolves when the process has exited. */
-  exited: Promise<Exit>;
-  kill(signal: NodeJS.Signals): void;
-  /** Sends SIGTERM and waits for the exit, reporting how long it took. */
-  terminate(): Promise<Exit & { ms: number }>;
-}
-
 const children = new Set<ChildProcess>();
 const dataDirs = new Set<string>();
 
@@ -71,17 +56,32 @@ function exitOf(child: ChildProcess): Promise<Exit> {
   return new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
 }
 
-/** Runs a CLI command to completion (`migrate`, `workspaces create`, a start that must fail). */
-export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+/** A one-shot CLI command (`migrate`, `workspaces create`) from the moment it is spawned. */
+export interface LaunchedCommand {
+  pid: number;
+  /** Resolves with the exit and all output once the command has exited. */
+  result: Promise<CliResult>;
+  kill(signal: NodeJS.Signals): void;
+}
+
+/** Spawns a CLI command without waiting for it. */
+export function launchCommand(args: string[], options: CliOptions = {}): LaunchedCommand {
   const child = spawnCli(args, options);
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (c: Buffer) => (stdout += c.toString("utf8")));
   child.stderr!.on("data", (c: Buffer) => (stderr += c.toString("utf8")));
   const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 30_000);
-  const exit = await exitOf(child);
-  clearTimeout(timer);
-  return { ...exit, stdout, stderr };
+  const result = exitOf(child).then((exit) => {
+    clearTimeout(timer);
+    return { ...exit, stdout, stderr };
+  });
+  return { pid: child.pid!, result, kill: (signal) => child.kill(signal) };
+}
+
+/** Runs a CLI command to completion (`migrate`, `workspaces create`, a start that must fail). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return launchCommand(args, options).result;
 }
 
 /** A `waymark start` child process, from the moment it is spawned. */
@@ -95,8 +95,8 @@ export interface LaunchedServer {
   /** Resolves when the process has exited. */
   exited: Promise<Exit>;
   kill(signal: NodeJS.Signals): void;
-  /** Sends SIGTERM and waits for the exit, reporting how long it took. */
-  terminate(): Promise<Exit & { ms: number }>;
+  /** Sends SIGTERM (or `signal`) and waits for the exit, reporting how long it took. */
+  terminate(signal?: NodeJS.Signals): Promise<Exit & { ms: number }>;
 }
 
 /** A `waymark start` child process whose banner has been printed. */
@@ -140,9 +140,9 @@ export function launchCli(args: string[], options: CliOptions = {}): LaunchedSer
     stderr: () => stderr,
     exited,
     kill: (signal) => child.kill(signal),
-    terminate: async () => {
+    terminate: async (signal = "SIGTERM") => {
       const started = performance.now();
-      child.kill("SIGTERM");
+      child.kill(signal);
       const timer = setTimeout(() => child.kill("SIGKILL"), 20_000);
       const exit = await exited;
       clearTimeout(timer);
