@@ -13,37 +13,19 @@ export interface AppendInput {
  * new events, under the workspace's sequence row lock, so each workspace's log is gap-free and its
  * commit order is its sequence order.
  */
-export async function appendEvents(client: PoolClient, input: AppendInput): Promise<boolean[]> {
+export async function appendEvents(
+  client: { query: PoolClient["query"] },
+  input: AppendInput,
+): Promise<boolean[]> {
   const { workspaceId, events } = input;
   if (events.length === 0) return [];
-  // Claim the messageIds first; ON CONFLICT DO NOTHING also drops repeats inside this same batch.
-  // Sorted, so two writers claiming overlapping ids lock them in the same order (no deadlock).
-  const ids = [...new Set(events.map((e) => e.messageId))].sort();
-  const claimed = await client.query<{ message_id: string }>(
-    `INSERT INTO event_message_ids (workspace_id, message_id)
-     SELECT $1, id FROM unnest($2::text[]) AS id
-     ON CONFLICT DO NOTHING
-     RETURNING message_id`,
-    [workspaceId, ids],
-  );
-  const fresh = new Set(claimed.rows.map((r) => r.message_id));
-  const isNew = events.map((e) => fresh.delete(e.messageId));
-  const rows = events.filter((_, i) => isNew[i]);
-  if (rows.length === 0) return isNew;
-
-  const seq = await client.query<{ last_seq: number }>(
-    "UPDATE event_sequences SET last_seq = last_seq + $2 WHERE workspace_id = $1 RETURNING last_seq",
-    [workspaceId, rows.length],
-  );
-  const first = seq.rows[0]!.last_seq - rows.length + 1;
-  await client.query(
-    `INSERT INTO events (workspace_id, seq, message_id, type, user_id, anonymous_id, event, "timestamp", received_at, message)
-     SELECT $1, $2::bigint + ord - 1, e->>'messageId', e->>'type', e->>'userId', e->>'anonymousId',
-            e->>'event', (e->>'timestamp')::timestamptz, (e->>'receivedAt')::timestamptz, e
-     FROM jsonb_array_elements($3::jsonb) WITH ORDINALITY AS x(e, ord)`,
-    [workspaceId, first, JSON.stringify(rows.map((r) => r.message))],
-  );
-  return isNew;
+  // One round trip: the SQL function append_events (migration 0004) claims the messageIds, takes the
+  // sequence lock as late as it can and inserts the new events.
+  const { rows } = await client.query<{ fresh: boolean[] }>("SELECT append_events($1, $2::jsonb) AS fresh", [
+    workspaceId,
+    JSON.stringify(events.map((e) => e.message)),
+  ]);
+  return rows[0]!.fresh;
 }
 
 export interface RejectionInput {
