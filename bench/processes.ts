@@ -22,6 +22,7 @@ export interface Child {
 
 export interface WaymarkServer extends Child {
   writeKey: string;
+  adminToken: string;
   /** Connection string of its embedded PostgreSQL. */
   databaseUrl: string;
   postmasterPid: number;
@@ -37,11 +38,12 @@ const running = new Set<Stoppable>();
 
 /**
  * `node bin/waymark.js start --port 0 --data-dir <dataDir>`, ready once its banner is printed.
- * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+ * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `role` is
+ * passed as `--role` (the product's default, `all`, when absent).
  */
 export async function startWaymark(
   dataDir: string,
-  nodeArgs: string[] = [],
+  options: { nodeArgs?: string[]; role?: string } = {},
   timeoutMs = 120_000,
 ): Promise<WaymarkServer> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -52,7 +54,11 @@ export async function startWaymark(
   const entry: Stoppable = {
     child: spawn(
       process.execPath,
-      [...nodeArgs, "bin/waymark.js", "start", "--port", "0", "--data-dir", dataDir],
+      [
+        ...(options.nodeArgs ?? []),
+        ...["bin/waymark.js", "start", "--port", "0", "--data-dir", dataDir],
+        ...(options.role ? ["--role", options.role] : []),
+      ],
       {
         cwd: ROOT,
         env: { ...env, WAYMARK_LOG_LEVEL: "warn" },
@@ -72,6 +78,7 @@ export async function startWaymark(
   );
   const credentials = JSON.parse(await readFile(path.join(dataDir, "credentials.json"), "utf8")) as {
     writeKey: string;
+    adminToken: string;
   };
   const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
   const pidLines = (await readFile(path.join(pgDir, "postmaster.pid"), "utf8")).split("\n");
@@ -79,6 +86,7 @@ export async function startWaymark(
     ...child,
     url,
     writeKey: credentials.writeKey,
+    adminToken: credentials.adminToken,
     databaseUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pidLines[3]}/postgres`,
     postmasterPid: Number(pidLines[0]),
   };

@@ -5,15 +5,24 @@ import type { Usage } from "./proc-stats.ts";
 
 /** Turns scenario results into the markdown section of bench/README.md (and the console). */
 
-export type ScenarioKey = "baseline" | "batch" | "track" | "noop";
+export type ScenarioKey = "idle" | "baseline" | "batch" | "track" | "noop";
 
 export interface WriterStats {
   transactions: number;
   eventsPerTransaction: number;
   requestsPerTransaction: number;
   msPerTransaction: number;
-  /** Share of the wall time with a transaction in flight (the writer runs one at a time). */
-  busy: number;
+  /** Transactions in flight on average: their summed duration over the wall time (1 = always one). */
+  inFlight: number;
+}
+
+export interface PipelineStats {
+  /** Events the pipeline resolved per second during the measured run. */
+  resolvedPerSecond: number;
+  /** Events not yet fully processed when the run ended. */
+  waitingAtEnd: number;
+  /** Seconds it took to process them after the run; null when it had not within the limit. */
+  drainSeconds: number | null;
 }
 
 export interface ScenarioResult {
@@ -30,9 +39,10 @@ export interface ScenarioResult {
   p99: number;
   failures: Record<string, number>;
   usage: Usage;
-  /** Rows stored during the run (growth of count(*)), against the events acknowledged. */
+  /** Rows stored during the run (growth of count(*)): must be the events acknowledged less duplicates. */
   check?: { stored: number; acknowledged: number; duplicates: number };
   writer?: WriterStats;
+  pipeline?: PipelineStats;
   /** Set when the scenario could not run; the other fields are then zero. */
   error?: string;
 }
@@ -48,6 +58,8 @@ export interface Machine {
   settings: string;
   seconds: number;
   warmupSeconds: number;
+  /** `waymark start --role`: "all" runs the event pipeline beside ingestion, "api" does not. */
+  role: string;
   /** The Waymark server's RSS once started, before any load, MB. */
   serverIdleRssMb: number;
 }
@@ -92,11 +104,15 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
     "",
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory`,
     `- Node ${m.node}; PostgreSQL ${m.postgres} (embedded, ${m.settings})`,
+    `- Server: \`waymark start --role ${m.role}\`` +
+      (m.role === "api"
+        ? " (ingestion only: no event pipeline)"
+        : " (ingestion, and the event pipeline resolving identities and updating profiles in the same process and database)"),
     "",
     "| scenario | clients | events/s | requests/s | p50 ms | p99 ms | vs PG baseline |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
   );
-  for (const r of results) {
+  for (const r of results.filter((x) => x.key !== "idle")) {
     if (r.error) {
       out.push(
         `| ${r.name} | ${r.clients} | failed: ${r.error.replaceAll("|", "/").slice(0, 200)} | | | | |`,
@@ -134,14 +150,33 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
       "",
       "Group commit (from the server's /metrics): transactions of the event writer during the run.",
       "",
-      "| scenario | transactions | events / transaction | requests / transaction | ms / transaction | writer busy |",
+      "| scenario | transactions | events / transaction | requests / transaction | ms / transaction | in flight (avg) |",
       "| --- | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const r of withWriter) {
       const w = r.writer!;
       out.push(
         `| ${r.name} | ${int(w.transactions)} | ${w.eventsPerTransaction.toFixed(1)} | ` +
-          `${w.requestsPerTransaction.toFixed(1)} | ${ms(w.msPerTransaction)} | ${pct(100 * w.busy)} |`,
+          `${w.requestsPerTransaction.toFixed(1)} | ${ms(w.msPerTransaction)} | ${w.inFlight.toFixed(2)} |`,
+      );
+    }
+  }
+
+  const withPipeline = results.filter((r) => r.pipeline && !r.error);
+  if (withPipeline.length) {
+    out.push(
+      "",
+      "Event pipeline (identity resolution, profiles; from /api/v1/pipeline): what it kept up with during the " +
+        "run, and how long it took to finish afterwards (the next scenario starts after that).",
+      "",
+      "| scenario | ingested events/s | resolved events/s | waiting at the end | drained after |",
+      "| --- | ---: | ---: | ---: | ---: |",
+    );
+    for (const r of withPipeline) {
+      const p = r.pipeline!;
+      out.push(
+        `| ${r.name} | ${int(eventsPerSecond(r))} | ${int(p.resolvedPerSecond)} | ${int(p.waitingAtEnd)} | ` +
+          `${p.drainSeconds === null ? "not within the limit" : `${p.drainSeconds.toFixed(1)} s`} |`,
       );
     }
   }
@@ -155,7 +190,9 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
     const c = r.check!;
     const fails = Object.entries(r.failures).map(([k, v]) => `${v} × ${k}`);
     const verdict =
-      c.stored === c.acknowledged ? "ok" : `**MISMATCH (${int(c.stored - c.acknowledged)}): a bug**`;
+      c.stored === c.acknowledged - c.duplicates
+        ? "ok"
+        : `**MISMATCH (${int(c.stored - c.acknowledged + c.duplicates)}): a bug**`;
     out.push(
       `- ${r.name}: ${int(c.acknowledged)} acknowledged, ${int(c.stored)} stored, ${int(c.duplicates)} duplicates` +
         `${fails.length ? `, failures: ${fails.join(", ")}` : ", no failed requests"} — ${verdict}`,
@@ -165,7 +202,9 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
   out.push("", "**Targets**", "");
   out.push(...renderTargets(results, base, m));
   out.push("", "**What bounds each scenario** (derived from the CPU columns above)", "");
-  for (const r of results.filter((x) => !x.error)) out.push(`- ${r.name}: ${explainBound(r, m.cores)}`);
+  for (const r of results.filter((x) => !x.error && x.key !== "idle")) {
+    out.push(`- ${r.name}: ${explainBound(r, m.cores)}`);
+  }
   return out.join("\n");
 }
 
@@ -220,10 +259,11 @@ export function explainBound(r: ScenarioResult, cores: number): string {
       `the ${r.key === "noop" ? "Fastify" : "Waymark"} server's Node process is at ${pct(u.serverCpu)} of a core (its JavaScript runs on one thread)`,
     );
   }
-  if (r.writer && r.writer.busy >= 0.85) {
+  if (r.writer && r.writer.inFlight >= 0.85) {
     found.push(
-      `the event writer has a transaction in flight ${pct(100 * r.writer.busy)} of the time and runs one at a time ` +
-        `(${r.writer.eventsPerTransaction.toFixed(0)} events, ${ms(r.writer.msPerTransaction)} ms each)`,
+      `the event writer always has a transaction in flight (${r.writer.inFlight.toFixed(2)} on average, ` +
+        `${r.writer.eventsPerTransaction.toFixed(0)} events and ${ms(r.writer.msPerTransaction)} ms each), ` +
+        "so events/s = events per transaction × transactions in flight / time per transaction",
     );
   }
   if (u.otherCpu >= 25) {
@@ -236,13 +276,16 @@ export function explainBound(r: ScenarioResult, cores: number): string {
   const evidence =
     `server ${r.key === "baseline" ? "idle" : pct(u.serverCpu)}, postgres ${pct(u.postgresCpu)}, ` +
     `load generator ${pct(u.loadCpu)}, other ${pct(u.otherCpu)}; machine ${pct(u.machineCpu)} of ${cores * 100}%`;
+  const pipeline = r.pipeline
+    ? ` The event pipeline ran alongside, resolving ${int(r.pipeline.resolvedPerSecond)} events/s; its work is in the server and postgres columns.`
+    : "";
   if (found.length === 0) {
     return (
       `no process is saturated, so round trips bound it: ${r.clients} clients each waiting ` +
-      `${ms(r.p50)} ms (p50) per request. (${evidence})`
+      `${ms(r.p50)} ms (p50) per request. (${evidence})${pipeline}`
     );
   }
-  return `${found.join("; ")}. (${evidence})`;
+  return `${found.join("; ")}. (${evidence})${pipeline}`;
 }
 
 const START = "<!-- results:start -->";

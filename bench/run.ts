@@ -14,6 +14,7 @@ import {
 } from "./baseline.ts";
 import { EventFactory } from "./events.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
+import { readPipeline, waitForDrain } from "./pipeline.ts";
 import { readRssMb, watchUsage, type Usage, type Watched } from "./proc-stats.ts";
 import {
   killAllNow,
@@ -37,20 +38,27 @@ import {
  * embedded PostgreSQL. Scenarios: direct multi-row INSERTs (baseline), /v1/batch, /v1/track and a
  * no-op Fastify server. Prints the results and writes them into bench/README.md. Never fails on
  * timings: a benchmark reports. Env: BENCH_SECONDS (default 10), BENCH_WARMUP_SECONDS (default 2),
- * BENCH_WRITE_README=0 to leave the README alone, BENCH_SCENARIOS=baseline,batch,track,noop to run
- * some only, BENCH_SERVER_NODE_ARGS for node options of the server process (e.g. --cpu-prof).
+ * BENCH_WRITE_README=0 to leave the README alone, BENCH_SCENARIOS=idle,baseline,batch,track,noop to run
+ * some only, BENCH_SERVER_NODE_ARGS for node options of the server process (e.g. --cpu-prof),
+ * BENCH_SERVER_ROLE=api to run the server without its event pipeline, BENCH_DRAIN_SECONDS (default
+ * 30) for how long to wait for the pipeline to drain after a scenario.
  */
 
 const SECONDS = envNumber("BENCH_SECONDS", 10);
 const WARMUP = envNumber("BENCH_WARMUP_SECONDS", 2);
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS || "baseline,batch,track,noop").split(","));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS || "idle,baseline,batch,track,noop").split(","));
+const IDLE_SECONDS = 3;
+const DRAIN_SECONDS = envNumber("BENCH_DRAIN_SECONDS", 30);
+const ROLE = process.env.BENCH_SERVER_ROLE || undefined;
+/** The server runs the event pipeline unless it is an API-only node. */
+const PIPELINE = ROLE !== "api";
 const README = fileURLToPath(new URL("README.md", import.meta.url));
 const BATCH_EVENTS = 100;
 const BATCH_CLIENTS = 16;
 const TRACK_CLIENTS = 64;
 const BASELINE_CONNECTIONS = 16;
 // Start-up (initdb, migrations) and shutdown take well under a minute; past this something hangs.
-const TIME_LIMIT_MS = (4 * (SECONDS + WARMUP) + 150) * 1000;
+const TIME_LIMIT_MS = (4 * (SECONDS + WARMUP) + 2 * DRAIN_SECONDS + 150) * 1000;
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -71,17 +79,17 @@ async function main(): Promise<void> {
   await chmod(tmp, 0o755);
   try {
     log(`starting waymark (data in ${tmp})`);
-    const server = await startWaymark(
-      path.join(tmp, "data"),
-      (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
-    );
+    const server = await startWaymark(path.join(tmp, "data"), {
+      nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+      role: ROLE,
+    });
     started.postmasterPid = server.postmasterPid;
     log(`server ${server.url} (pid ${server.pid}), PostgreSQL pid ${server.postmasterPid}`);
     const db = new pg.Client({ connectionString: server.databaseUrl, application_name: "waymark-bench" });
     started.db = db;
     db.on("error", () => undefined); // lost when the server stops; queries then fail and say so
     await db.connect();
-    const machine = { ...(await describe(db)), serverIdleRssMb: readRssMb(server.pid) };
+    const machine = { ...(await describe(db)), role: ROLE ?? "all", serverIdleRssMb: readRssMb(server.pid) };
     const factory = new EventFactory();
     const results: ScenarioResult[] = [];
     const attempt = async (
@@ -89,8 +97,13 @@ async function main(): Promise<void> {
       run: () => Promise<ScenarioResult>,
     ) => {
       if (!SCENARIOS.has(fallback.key)) return;
-      log(`${fallback.name}: ${WARMUP} s warm-up, ${SECONDS} s measured`);
+      log(
+        fallback.key === "idle"
+          ? `${fallback.name}: ${IDLE_SECONDS} s`
+          : `${fallback.name}: ${WARMUP} s warm-up, ${SECONDS} s measured`,
+      );
       try {
+        await settle(db);
         results.push(await run());
       } catch (err) {
         log(`${fallback.name} failed: ${(err as Error).stack ?? String(err)}`);
@@ -98,6 +111,8 @@ async function main(): Promise<void> {
       }
     };
 
+    const idleName = "idle (no load)";
+    await attempt({ key: "idle", name: idleName, clients: 0 }, () => idleScenario(server, idleName));
     const baselineName = `PostgreSQL INSERT, ${BATCH_EVENTS} rows/statement`;
     await attempt({ key: "baseline", name: baselineName, clients: BASELINE_CONNECTIONS }, () =>
       baselineScenario(db, server, factory, baselineName),
@@ -174,7 +189,7 @@ async function cleanUp(): Promise<void> {
   if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
 }
 
-async function describe(db: pg.Client): Promise<Omit<Machine, "serverIdleRssMb">> {
+async function describe(db: pg.Client): Promise<Omit<Machine, "role" | "serverIdleRssMb">> {
   const { rows } = await db.query<{ version: string; settings: string }>(
     `SELECT current_setting('server_version') AS version,
             format('fsync=%s, synchronous_commit=%s, shared_buffers=%s, max_connections=%s',
@@ -188,6 +203,13 @@ async function describe(db: pg.Client): Promise<Omit<Machine, "serverIdleRssMb">
     seconds: SECONDS,
     warmupSeconds: WARMUP,
   };
+}
+
+/** What the server and PostgreSQL use with no load at all (the pipeline's polling, timers). */
+async function idleScenario(server: WaymarkServer, name: string): Promise<ScenarioResult> {
+  const watch = watchUsage({ serverPid: server.pid, postmasterPid: server.postmasterPid });
+  await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+  return { ...emptyResult({ key: "idle", name, clients: 0 }), seconds: IDLE_SECONDS, usage: watch.stop() };
 }
 
 async function baselineScenario(
@@ -236,7 +258,10 @@ interface HttpScenario extends Omit<LoadOptions, "seconds"> {
   serverPid?: number;
 }
 
-/** Warm-up, then a measured run with CPU/memory sampling; for Waymark, the stored-count check. */
+/**
+ * Warm-up, then a measured run with CPU/memory sampling; for Waymark, the stored-count check, the
+ * pipeline's progress, and a (bounded) wait for the pipeline to drain before the next scenario.
+ */
 async function httpScenario(
   db: pg.Client | null,
   server: WaymarkServer,
@@ -245,6 +270,7 @@ async function httpScenario(
   await runLoad({ ...s, seconds: WARMUP });
   const before = db ? await countRows(db, "events") : 0;
   const metricsBefore = db ? await scrapeWriter(server.url) : undefined;
+  const pipelineBefore = db && PIPELINE ? await readPipeline(server.url, server.adminToken) : undefined;
   const watched: Watched = { serverPid: s.serverPid ?? server.pid, postmasterPid: server.postmasterPid };
   const watch = watchUsage(watched);
   const r = await runLoad({ ...s, seconds: SECONDS });
@@ -269,7 +295,30 @@ async function httpScenario(
     const stored = (await countRows(db, "events")) - before;
     result.check = { stored, acknowledged: r.acknowledged, duplicates: r.duplicates };
   }
+  if (pipelineBefore) {
+    const after = await readPipeline(server.url, server.adminToken);
+    log(`${after.waiting} events wait for the pipeline; waiting up to ${DRAIN_SECONDS} s for it to drain`);
+    result.pipeline = {
+      resolvedPerSecond: (after.resolvedSeq - pipelineBefore.resolvedSeq) / r.seconds,
+      waitingAtEnd: after.waiting,
+      drainSeconds: await waitForDrain(server.url, server.adminToken, DRAIN_SECONDS),
+    };
+  }
   return result;
+}
+
+/**
+ * Vacuums what the previous scenarios wrote and checkpoints, so that autovacuum and the checkpointer
+ * do not spend the next scenario's time on the last one's rows.
+ */
+async function settle(db: pg.Client): Promise<void> {
+  const started = performance.now();
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT relname AS name FROM pg_class WHERE relname IN ('events', '${BASELINE_TABLE}') AND relkind = 'p'`,
+  );
+  for (const { name } of rows) await db.query(`VACUUM (ANALYZE) ${name}`);
+  await db.query("CHECKPOINT");
+  log(`vacuum and checkpoint took ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
 async function countRows(db: pg.Client, table: string): Promise<number> {
@@ -300,7 +349,7 @@ function writerStats(a: WriterCounters, b: WriterCounters, seconds: number): Wri
     eventsPerTransaction: per(b.events - a.events),
     requestsPerTransaction: per(b.requests - a.requests),
     msPerTransaction: per(1000 * (b.seconds - a.seconds)),
-    busy: (b.seconds - a.seconds) / seconds,
+    inFlight: (b.seconds - a.seconds) / seconds,
   };
 }
 
