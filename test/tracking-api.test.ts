@@ -244,6 +244,7 @@ describe("batches", () => {
       accepted: 2,
       rejected: 3,
       duplicates: 0,
+      suppressed: 0,
       errors: [
         { index: 1, messageId: null, reason: "track: userId or anonymousId is required" },
         { index: 3, messageId: null, reason: "batch[3]: must be a JSON object" },

@@ -4,6 +4,7 @@ import { migrate, type Pool } from "../db/index.ts";
 import { createWorkspace, listWorkspaces } from "../workspaces/index.ts";
 import { readConfig, type ConfigFlags } from "./config.ts";
 import { openDatabase } from "./database.ts";
+import { profileCommands } from "./profiles.ts";
 import { createLogger, startServer } from "./start.ts";
 
 const program = new Command("waymark").description(
@@ -104,6 +105,8 @@ withServerFlags(workspaces.command("list").description("list workspaces and thei
       for (const w of await listWorkspaces(pool)) console.log(`${w.id}  ${w.name}  writeKey=${w.writeKey}`);
     }),
 );
+
+profileCommands(program, withServerFlags);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`waymark: ${err.message}`);

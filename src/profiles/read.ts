@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { NotFoundError, ValidationError } from "../errors/index.ts";
 import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
 
@@ -18,12 +18,15 @@ export interface Profile {
   mergedFrom: Array<{ id: string; cause: string; at: string }>;
 }
 
+/** A pool or a transaction's client: reads run on either. */
+export type Queryable = { query: PoolClient["query"] };
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The live profile for an id; the id of a merged-away profile answers with its survivor. */
-export async function resolveProfileId(pool: Pool, workspaceId: string, id: string): Promise<string> {
+export async function resolveProfileId(db: Queryable, workspaceId: string, id: string): Promise<string> {
   if (!UUID.test(id)) throw new NotFoundError(`no profile ${id}`);
-  const { rows } = await pool.query<{ id: string; merged_into: string | null }>(
+  const { rows } = await db.query<{ id: string; merged_into: string | null }>(
     "SELECT id, merged_into FROM profiles WHERE workspace_id = $1 AND id = $2",
     [workspaceId, id],
   );
@@ -31,26 +34,25 @@ export async function resolveProfileId(pool: Pool, workspaceId: string, id: stri
   return rows[0].merged_into ?? rows[0].id;
 }
 
-export async function getProfile(pool: Pool, workspaceId: string, id: string): Promise<Profile> {
-  const live = await resolveProfileId(pool, workspaceId, id);
-  const [p, ids, merges] = await Promise.all([
-    pool.query("SELECT * FROM profiles WHERE workspace_id = $1 AND id = $2", [workspaceId, live]),
-    pool.query<{ type: string; value: string }>(
-      "SELECT type, value FROM identities WHERE workspace_id = $1 AND profile_id = $2 ORDER BY type, value",
-      [workspaceId, live],
-    ),
-    pool.query<{ merged_id: string; cause: string; created_at: Date }>(
-      `SELECT m.merged_id, m.cause, m.created_at FROM profile_merges m
-       JOIN profiles p ON p.workspace_id = m.workspace_id AND p.id = m.merged_id
-       WHERE m.workspace_id = $1 AND p.merged_into = $2 ORDER BY m.id`,
-      [workspaceId, live],
-    ),
-  ]);
-  const r = p.rows[0];
+export async function getProfile(db: Queryable, workspaceId: string, id: string): Promise<Profile> {
+  const live = await resolveProfileId(db, workspaceId, id);
+  // One statement (not three in parallel), so it also runs on a transaction's client.
+  const { rows } = await db.query(
+    `SELECT p.*,
+       coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
+                 FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id), '[]') AS ids,
+       coalesce((SELECT json_agg(json_build_object('id', m.merged_id, 'cause', m.cause, 'at', m.created_at) ORDER BY m.id)
+                 FROM profile_merges m JOIN profiles q ON q.workspace_id = m.workspace_id AND q.id = m.merged_id
+                 WHERE m.workspace_id = p.workspace_id AND q.merged_into = p.id), '[]') AS merges
+     FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2`,
+    [workspaceId, live],
+  );
+  const r = rows[0];
+  const merges = r.merges as Array<{ id: string; cause: string; at: string }>;
   return {
     id: live,
     traits: r.traits,
-    identities: ids.rows,
+    identities: r.ids,
     firstSeen: r.first_seen?.toISOString() ?? null,
     lastSeen: r.last_seen?.toISOString() ?? null,
     lastIp: r.last_ip,
@@ -59,7 +61,7 @@ export async function getProfile(pool: Pool, workspaceId: string, id: string): P
     device: r.device,
     eventCount: Number(r.event_count),
     counts: r.counts,
-    mergedFrom: merges.rows.map((m) => ({ id: m.merged_id, cause: m.cause, at: m.created_at.toISOString() })),
+    mergedFrom: merges.map((m) => ({ id: m.id, cause: m.cause, at: new Date(m.at).toISOString() })),
   };
 }
 

@@ -3,16 +3,23 @@ import fastifySwaggerUi from "@fastify/swagger-ui";
 import Fastify, { LogController, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { requireAdminToken } from "./auth.ts";
-import type { ServerDeps } from "./context.ts";
+import type { RouteDeps, ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
+import { SuppressionList } from "../profiles/index.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 
 /** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
-export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
+export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance> {
+  // One suppression list for ingest and erasure, so an erasure here takes effect at once.
+  const deps: RouteDeps = {
+    ...serverDeps,
+    suppression: serverDeps.suppression ?? new SuppressionList(serverDeps.pool),
+  };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     // Per-request logs would cost more than the tracking request itself; metrics count requests.
@@ -68,6 +75,7 @@ export async function buildApp(deps: ServerDeps): Promise<FastifyInstance> {
       requireAdminToken(admin, deps.workspaces);
       await eventRoutes(admin, deps);
       await profileRoutes(admin, deps);
+      await gdprRoutes(admin, deps);
       await pipelineRoutes(admin, deps);
     });
   }

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Pool } from "pg";
 import type { EventWriter } from "../ingest/index.ts";
+import type { SuppressionList } from "../profiles/index.ts";
 import type { Workspace, WorkspaceResolver } from "../workspaces/index.ts";
 import type { Metrics } from "./metrics.ts";
 
@@ -17,7 +18,12 @@ export interface ServerDeps {
   trustProxy?: boolean | string[];
   /** Clock for receivedAt (tests may pin it). */
   now?: () => Date;
+  /** Erased people's identifiers, checked at ingest (default: one built on `pool`). */
+  suppression?: SuppressionList;
 }
+
+/** What routes get once the app has filled in the defaults. */
+export type RouteDeps = ServerDeps & { suppression: SuppressionList };
 
 declare module "fastify" {
   interface FastifyRequest {

@@ -8,6 +8,7 @@ export interface Metrics {
   eventsAccepted: Counter<"type">;
   eventsRejected: Counter<"reason">;
   eventsDuplicate: Counter;
+  eventsSuppressed: Counter;
   writeBatchEvents: Histogram;
   writeBatchRequests: Histogram;
   writeSeconds: Histogram;
@@ -47,6 +48,11 @@ export function createMetrics(): Metrics {
     eventsDuplicate: new Counter({
       name: "waymark_events_duplicate_total",
       help: "Accepted events whose messageId was already stored",
+      registers,
+    }),
+    eventsSuppressed: new Counter({
+      name: "waymark_events_suppressed_total",
+      help: "Messages dropped unstored because they carry an erased person's identifier",
       registers,
     }),
     writeBatchEvents: new Histogram({

@@ -105,6 +105,13 @@ export const trackResponseSchema = z.object({
   accepted: z.number().int().describe("messages stored (duplicates of stored messages included)"),
   rejected: z.number().int().describe("messages refused and kept as dead letters"),
   duplicates: z.number().int().describe("accepted messages whose messageId was already stored"),
+  suppressed: z
+    .number()
+    .int()
+    .describe(
+      "messages dropped unstored because they carry an erased person's identifier (not counted as accepted; " +
+        "an invalid one is still reported in rejected and errors, but not kept as a dead letter)",
+    ),
   errors: z.array(
     z.object({ index: z.number().int(), messageId: z.string().nullable(), reason: z.string() }),
   ),

@@ -18,7 +18,7 @@ import {
   type Rejection,
   type TrackResponse,
 } from "../../ingest/index.ts";
-import type { ServerDeps } from "../context.ts";
+import type { RouteDeps } from "../context.ts";
 import { segmentSettings } from "./settings.ts";
 
 const SHORT: Record<MessageType, string> = {
@@ -34,7 +34,7 @@ const SHORT: Record<MessageType, string> = {
  * The Segment HTTP tracking API. Bodies are read here, not by Fastify, so that a malformed body is
  * still kept as a dead letter and answered with our own error.
  */
-export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const now = deps.now ?? (() => new Date());
   const r = app.withTypeProvider<ZodTypeProvider>();
 
@@ -153,9 +153,23 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
     const workspace = await deps.workspaces.byWriteKey(writeKey);
     if (!workspace) throw new UnauthorizedError("unknown write key");
 
-    const write = (events: EventRow[], rejections: Rejection[]) => {
+    const write = async (events: EventRow[], rejections: Rejection[]) => {
       for (const rej of rejections) deps.metrics.eventsRejected.inc({ reason: rej.code });
-      return deps.writer.write({ workspaceId: workspace.id, route: kind, receivedAt, events, rejections });
+      // An erased person's messages are dropped here, answered 200 all the same (a retry would only
+      // be dropped again).
+      const kept = await deps.suppression.screen(workspace.id, events, rejections);
+      if (kept.suppressed > 0) deps.metrics.eventsSuppressed.inc(kept.suppressed);
+      const nothing = kept.events.length === 0 && kept.rejections.length === 0;
+      const stored = nothing
+        ? { stored: 0, duplicates: 0 }
+        : await deps.writer.write({
+            workspaceId: workspace.id,
+            route: kind,
+            receivedAt,
+            events: kept.events,
+            rejections: kept.rejections,
+          });
+      return { ...stored, accepted: kept.events, suppressed: kept.suppressed };
     };
     const refuse = async (rejection: Omit<Rejection, "raw" | "index">) => {
       await write([], [{ ...rejection, index: 0, raw: text }]);
@@ -180,13 +194,14 @@ export async function trackingRoutes(app: FastifyInstance, deps: ServerDeps): Pr
       rejections = [];
     }
     const stored = await write(events, rejections);
-    for (const e of events) deps.metrics.eventsAccepted.inc({ type: e.type });
+    for (const e of stored.accepted) deps.metrics.eventsAccepted.inc({ type: e.type });
     if (stored.duplicates > 0) deps.metrics.eventsDuplicate.inc(stored.duplicates);
     const body: TrackResponse = {
       success: true,
-      accepted: events.length,
+      accepted: stored.accepted.length,
       rejected: rejections.length,
       duplicates: stored.duplicates,
+      suppressed: stored.suppressed,
       errors: rejections.map((x) => ({ index: x.index, messageId: x.messageId, reason: x.reason })),
     };
     return reply.send(body);

@@ -1,0 +1,293 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Pool } from "../src/db/index.ts";
+import { drained } from "./support/pipeline.ts";
+import { cleanUpProcesses, runCli } from "./support/process.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer({ pipeline: true });
+});
+afterAll(async () => {
+  await cleanUpProcesses();
+  await server.close();
+});
+
+/** Identifier values unique to this run, so a scan that finds one found this person. */
+const run = randomUUID().slice(0, 8);
+const ada = {
+  userId: `ada-${run}`,
+  anonymousId: `laptop-${run}`,
+  phone: `phone-${run}`,
+  email: `ada.lovelace.${run}@example.com`,
+  name: `Ada Lovelace ${run}`,
+};
+const bob = { userId: `bob-${run}`, email: `bob.${run}@example.com` };
+
+interface Profile {
+  id: string;
+  traits: Record<string, unknown>;
+  identities: Array<{ type: string; value: string }>;
+  mergedFrom: Array<{ id: string; cause: string }>;
+}
+
+async function json<T>(res: Response | Promise<Response>, status = 200): Promise<T> {
+  const r = await res;
+  const body = await r.text();
+  expect(r.status, body).toBe(status);
+  return JSON.parse(body) as T;
+}
+
+async function profileOf(query: string): Promise<Profile | undefined> {
+  return (await json<{ items: Profile[] }>(server.admin(`/api/v1/profiles?${query}`))).items[0];
+}
+
+/**
+ * Every column of every table in the public schema (partitions included) that can hold text, cast to
+ * text (bytea through its escape encoding) and searched case-insensitively for each needle. Returns
+ * `table.column: needle` for every hit.
+ */
+async function findAnywhere(pool: Pool, needles: string[]): Promise<string[]> {
+  const { rows: columns } = await pool.query<{ table_name: string; column_name: string; data_type: string }>(
+    `SELECT table_name, column_name, data_type FROM information_schema.columns
+     WHERE table_schema = 'public'
+       AND data_type IN ('text', 'character varying', 'character', 'json', 'jsonb', 'bytea', 'uuid', 'ARRAY')
+     ORDER BY table_name, column_name`,
+  );
+  expect(columns.map((c) => c.table_name)).toEqual(
+    expect.arrayContaining(["events", "rejected_events", "profiles", "identities", "erasures"]),
+  );
+  const hits: string[] = [];
+  for (const c of columns) {
+    const col = `t."${c.column_name}"`;
+    const text = c.data_type === "bytea" ? `encode(${col}, 'escape')` : `${col}::text`;
+    const { rows } = await pool.query<{ needle: string }>(
+      `SELECT DISTINCT n.needle FROM public."${c.table_name}" t, unnest($1::text[]) AS n(needle)
+       WHERE position(lower(n.needle) IN lower(${text})) > 0`,
+      [needles],
+    );
+    for (const r of rows) hits.push(`${c.table_name}.${c.column_name}: ${r.needle}`);
+  }
+  return hits;
+}
+
+describe("a person browses, logs in on two devices, and then asks for their data and its erasure", () => {
+  let adaId: string;
+  let phoneProfileId: string;
+  let eveId: string;
+
+  beforeAll(async () => {
+    await server.track("/v1/page", { anonymousId: ada.anonymousId, name: "Home" });
+    await server.track("/v1/track", {
+      anonymousId: ada.anonymousId,
+      event: "Product Viewed",
+      context: { userAgent: `Laptop browser ${run}` },
+    });
+    await server.track("/v1/identify", {
+      anonymousId: ada.anonymousId,
+      userId: ada.userId,
+      traits: { email: ada.email, name: ada.name },
+    });
+    await server.track("/v1/track", { anonymousId: ada.phone, event: "App Opened" });
+    await drained(server);
+    phoneProfileId = (await profileOf(`anonymousId=${ada.phone}`))!.id;
+    // The phone logs in: its profile merges into Ada's.
+    await server.track("/v1/identify", { userId: ada.userId, anonymousId: ada.phone });
+    // A blocked value (a decision about Ada), and another user on Ada's laptop (a refused merge).
+    await server.track("/v1/identify", { userId: ada.userId, anonymousId: "anonymous" });
+    await server.track("/v1/identify", { userId: `eve-${run}`, anonymousId: ada.anonymousId });
+    // A message the API refuses, mentioning Ada's email (in another case).
+    const refused = await json<{ rejected: number }>(
+      server.track("/v1/batch", {
+        batch: [{ type: "identify", traits: { email: ada.email.toUpperCase() } }],
+      }),
+    );
+    expect(refused.rejected).toBe(1);
+    // Somebody else, with a dead letter of their own.
+    await server.track("/v1/identify", { userId: bob.userId, traits: { email: bob.email } });
+    await server.track("/v1/batch", { batch: [{ type: "track", userId: bob.userId }] });
+    await drained(server);
+
+    const profile = (await profileOf(`userId=${ada.userId}`))!;
+    adaId = profile.id;
+    eveId = (await profileOf(`userId=eve-${run}`))!.id;
+    expect(profile.mergedFrom.map((m) => m.id)).toEqual([phoneProfileId]);
+  });
+
+  it("exports everything stored about them, and a merged-away id answers with the same export", async () => {
+    interface Export {
+      profile: Profile;
+      profiles: Array<{ id: string; mergedInto: string | null }>;
+      identities: Array<{ type: string; value: string; profileId: string }>;
+      merges: Array<{ survivorId: string; mergedId: string; cause: string }>;
+      identityDecisions: Array<{ kind: string; identifierValue: string; otherProfileId: string | null }>;
+      events: Array<{ type: string; userId?: string; anonymousId?: string }>;
+      deadLetters: Array<{ raw: string; reasonCode: string }>;
+      stitchSuggestions: unknown[];
+    }
+    const exported = await json<Export>(server.admin(`/api/v1/profiles/${adaId}/export`));
+    expect(exported.profile).toMatchObject({ id: adaId, traits: { email: ada.email, name: ada.name } });
+    expect(exported.profiles.map((p) => [p.id, p.mergedInto]).sort()).toEqual(
+      [
+        [adaId, null],
+        [phoneProfileId, adaId],
+      ].sort(),
+    );
+    expect(exported.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual(
+      [
+        `anonymous_id:${ada.anonymousId}`,
+        `anonymous_id:${ada.phone}`,
+        `email:${ada.email}`,
+        `user_id:${ada.userId}`,
+      ].sort(),
+    );
+    expect(exported.merges).toEqual([
+      expect.objectContaining({ survivorId: adaId, mergedId: phoneProfileId, cause: expect.any(String) }),
+    ]);
+    expect(exported.identityDecisions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: "blocked", identifierValue: "anonymous" }),
+        expect.objectContaining({ identifierValue: ada.anonymousId, otherProfileId: adaId }),
+      ]),
+    );
+    // Laptop page, track and identify; the phone's track and identify; the blocked identify; Eve's
+    // identify on the laptop (it carries Ada's anonymous id).
+    expect(exported.events.map((e) => e.type)).toEqual([
+      "page",
+      "track",
+      "identify",
+      "track",
+      "identify",
+      "identify",
+      "identify",
+    ]);
+    expect(exported.deadLetters).toEqual([
+      expect.objectContaining({
+        reasonCode: "missing_identity",
+        raw: expect.stringContaining(ada.email.toUpperCase()),
+      }),
+    ]);
+    expect(exported.stitchSuggestions).toEqual([]);
+
+    const viaMerged = await json<Export>(server.admin(`/api/v1/profiles/${phoneProfileId}/export`));
+    expect({ ...viaMerged, exportedAt: null }).toEqual({ ...exported, exportedAt: null });
+  });
+
+  it("erases them in one go: nothing of theirs is left in any table, the erasure log keeps counts only", async () => {
+    const needles = [...Object.values(ada), adaId, phoneProfileId];
+    // The scan finds the person wherever they are stored, before the erasure.
+    const tables = new Set((await findAnywhere(server.db.pool, needles)).map((hit) => hit.split(".")[0]));
+    for (const table of [
+      "events",
+      "rejected_events",
+      "profiles",
+      "identities",
+      "profile_merges",
+      "identity_decisions",
+    ])
+      expect(tables).toContain(table);
+    const before = await findAnywhere(server.db.pool, [bob.userId, bob.email]);
+    const erased = await json<{ id: number; counts: Record<string, number> }>(
+      server.admin(`/api/v1/profiles/${phoneProfileId}`, { method: "DELETE" }),
+    );
+    expect(erased.counts).toMatchObject({
+      profiles: 2,
+      identities: 4,
+      events: 7,
+      deadLetters: 1,
+      merges: 1,
+      suppressedIdentifiers: 4,
+    });
+    expect(erased.counts.identityDecisions).toBeGreaterThanOrEqual(2);
+
+    expect(await findAnywhere(server.db.pool, needles)).toEqual([]);
+    await json(server.admin(`/api/v1/profiles/${adaId}`), 404);
+    await json(server.admin(`/api/v1/profiles/${phoneProfileId}/export`), 404);
+    await json(server.admin(`/api/v1/profiles/${adaId}`, { method: "DELETE" }), 404);
+
+    const log = await json<{ items: Array<{ id: number; counts: Record<string, number> }> }>(
+      server.admin("/api/v1/erasures"),
+    );
+    expect(log.items).toEqual([expect.objectContaining({ id: erased.id, counts: erased.counts })]);
+
+    // Somebody else's data is untouched, and so is Eve's profile (only the event with Ada's id went).
+    expect(await findAnywhere(server.db.pool, [bob.userId, bob.email])).toEqual(before);
+    expect((await profileOf(`userId=${bob.userId}`))!.traits).toMatchObject({ email: bob.email });
+    expect((await profileOf(`userId=eve-${run}`))!.id).toBe(eveId);
+  });
+
+  it("drops their later events: answered 200, counted, never stored", async () => {
+    const res = await json<{ accepted: number; rejected: number; suppressed: number }>(
+      server.track("/v1/batch", {
+        batch: [
+          { type: "track", userId: ada.userId, event: "Came Back" },
+          { type: "page", anonymousId: ada.anonymousId },
+          { type: "identify", anonymousId: `new-${run}`, traits: { email: ` ${ada.email.toUpperCase()} ` } },
+          { type: "track", anonymousId: `new-${run}`, event: "X", context: { traits: { email: ada.email } } },
+          { type: "alias", previousId: ada.userId, userId: `new-user-${run}` },
+          { type: "track", userId: ada.userId },
+          { type: "track", userId: bob.userId, event: "Still Here" },
+        ],
+      }),
+    );
+    expect(res).toMatchObject({ accepted: 1, rejected: 1, suppressed: 6 });
+    const single = await json<{ accepted: number; suppressed: number }>(
+      server.track("/v1/identify", { anonymousId: ada.phone }),
+    );
+    expect(single).toMatchObject({ accepted: 0, suppressed: 1 });
+    await drained(server);
+
+    expect(await findAnywhere(server.db.pool, [...Object.values(ada), `new-${run}`])).toEqual([]);
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/^waymark_events_suppressed_total 7$/m);
+    const log = await json<{ suppressedMessages: number }>(server.admin("/api/v1/erasures"));
+    expect(log.suppressedMessages).toBe(7);
+    const bobEvents = await json<{ items: Array<{ event?: string }> }>(
+      server.admin(`/api/v1/events?userId=${bob.userId}`),
+    );
+    expect(bobEvents.items.map((e) => e.event)).toContain("Still Here");
+  });
+});
+
+describe("the CLI reads and erases profiles through the same services", () => {
+  const carol = { userId: `carol-${run}`, email: `carol.${run}@example.com` };
+  const cli = (...args: string[]) => runCli(args, { env: { DATABASE_URL: server.db.url } });
+
+  it("prints a profile found by id, by email or by userId", async () => {
+    await server.track("/v1/identify", { userId: carol.userId, traits: { email: carol.email } });
+    await drained(server);
+    const byEmail = await cli("profiles", "get", carol.email.toUpperCase());
+    expect(byEmail.stderr).toBe("");
+    expect(byEmail.code).toBe(0);
+    const profile = JSON.parse(byEmail.stdout) as Profile;
+    expect(profile.traits).toMatchObject({ email: carol.email });
+    for (const key of [profile.id, carol.userId]) {
+      const r = await cli("profiles", "get", key);
+      expect(JSON.parse(r.stdout)).toEqual(profile);
+    }
+    const missing = await cli("profiles", "get", `nobody-${run}`);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain(`no profile with the id, email or userId "nobody-${run}"`);
+  });
+
+  it("erases a person and prints the counts; the running server drops their events within its refresh window", async () => {
+    const id = (await profileOf(`userId=${carol.userId}`))!.id;
+    const erased = await cli("profiles", "erase", id);
+    expect(erased.code, erased.stderr).toBe(0);
+    expect(JSON.parse(erased.stdout)).toMatchObject({ counts: { profiles: 1, identities: 2, events: 1 } });
+
+    // Another process erased them: this server learns it at its next refresh (5 s).
+    const started = Date.now();
+    let suppressed = 0;
+    while (suppressed === 0 && Date.now() - started < 10_000) {
+      const r = await json<{ suppressed: number }>(
+        server.track("/v1/track", { userId: carol.userId, event: "Hi" }),
+      );
+      suppressed = r.suppressed;
+      if (suppressed === 0) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(suppressed).toBe(1);
+    expect(Date.now() - started).toBeLessThan(7_000);
+  });
+});
