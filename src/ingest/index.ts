@@ -1,12 +1,15 @@
 export { LIMITS } from "./core/limits.ts";
 export {
   MESSAGE_TYPES,
+  INTERNAL_TYPES,
+  STORED_TYPES,
   messageSchema,
   messageSchemas,
   batchSchema,
   trackResponseSchema,
   storedEventSchema,
   type MessageType,
+  type InternalType,
   type TrackResponse,
   type StoredEvent,
 } from "./core/schema.ts";
@@ -21,7 +24,7 @@ export {
   type ReadContext,
 } from "./core/validate.ts";
 export { EventWriter, type WriteRequest, type WriteResult } from "./writer.ts";
-export { ensurePartitions } from "./store.ts";
+export { appendEvents, ensurePartitions } from "./store.ts";
 export {
   listEvents,
   listRejected,

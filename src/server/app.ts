@@ -7,6 +7,7 @@ import type { RouteDeps, ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { SuppressionList } from "../profiles/index.ts";
 import { eventRoutes } from "./routes/events.ts";
+import { identityRoutes } from "./routes/identity.ts";
 import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
@@ -75,6 +76,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       requireAdminToken(admin, deps.workspaces);
       await eventRoutes(admin, deps);
       await profileRoutes(admin, deps);
+      await identityRoutes(admin, deps);
       await gdprRoutes(admin, deps);
       await pipelineRoutes(admin, deps);
     });

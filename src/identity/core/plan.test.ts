@@ -87,3 +87,21 @@ describe("alias", () => {
     expect(p).toMatchObject({ profileId: "U", merges: [{ from: "A", cause: "alias" }] });
   });
 });
+
+describe("alias renames a user", () => {
+  it("adds the new user id to the former user's profile despite the user_id limit", () => {
+    const g = graph({ P: [["user_id", "old"]] });
+    const message = { type: "alias", userId: "new", previousId: "old" };
+    // The resolver reads a previousId it knows as a user id as one.
+    const x = extractIdentifiers(message, DEFAULT_RULES);
+    x.identifiers = x.identifiers.map((id) => (id.value === "old" ? { type: "user_id", value: "old" } : id));
+    const p = planResolution(message, x, g, DEFAULT_RULES, "NEW");
+    expect(p).toMatchObject({ profileId: "P", attach: [{ type: "user_id", value: "new" }], decisions: [] });
+  });
+
+  it("still refuses a merge an identify would make between two user ids", () => {
+    const g = graph({ P: [["user_id", "old"]] });
+    const p = plan({ type: "identify", userId: "new", traits: {} }, g);
+    expect(p.profileId).toBe("NEW");
+  });
+});

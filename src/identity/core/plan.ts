@@ -1,5 +1,5 @@
 import type { Extracted, Identifier } from "./extract.ts";
-import { limitOf, type IdentityRules } from "./rules.ts";
+import { brokenLimit, limitOf, type IdentityRules, type LimitOf } from "./rules.ts";
 
 /** What the resolver knows of the graph around one event (loaded, plus this batch's changes). */
 export interface GraphView {
@@ -37,9 +37,12 @@ export interface Plan {
  * within the limits (an anonymous visitor logging in keeps their profile), or a new profile. Every
  * other identifier then attaches, merges its profile in, or is dropped when that would break a
  * limit, and the decision is recorded. Pure: the graph and the new id are inputs.
+ *
+ * An alias whose previousId is a known user id renames a user: the alias itself says both user ids
+ * are one person, so the user_id limit does not refuse that merge (every other limit still applies).
  */
 export function planResolution(
-  event: { type: string },
+  event: { type: string; previousId?: unknown },
   extracted: Extracted,
   graph: GraphView,
   rules: IdentityRules,
@@ -51,14 +54,18 @@ export function planResolution(
     reason: `blocked value "${identifier.value}" for ${identifier.type} never identifies anyone`,
   }));
   const ids = extracted.identifiers;
+  const renamesUser =
+    event.type === "alias" &&
+    ids.some((id) => id.type === "user_id" && id.value === String(event.previousId));
+  const limit: LimitOf = (type) => (renamesUser && type === "user_id" ? null : limitOf(rules, type));
   const firstOwned = ids.findIndex((id) => graph.owner(id) !== undefined);
   const candidate = firstOwned === -1 ? undefined : graph.owner(ids[firstOwned]!)!;
   const canTake = (profile: string, newIds: Identifier[]) => {
     const counts = { ...graph.counts(profile) };
     return newIds.every((id) => {
       counts[id.type] = (counts[id.type] ?? 0) + 1;
-      const limit = limitOf(rules, id.type);
-      return limit === null || counts[id.type]! <= limit;
+      const max = limit(id.type);
+      return max === null || counts[id.type]! <= max;
     });
   };
   const anchorIsCandidate = candidate !== undefined && canTake(candidate, ids.slice(0, firstOwned));
@@ -72,12 +79,12 @@ export function planResolution(
     const owner = graph.owner(id);
     if (owner !== undefined && merged.has(owner)) continue;
     if (owner === undefined) {
-      const limit = limitOf(rules, id.type);
-      if (limit !== null && (counts[id.type] ?? 0) + 1 > limit) {
+      const max = limit(id.type);
+      if (max !== null && (counts[id.type] ?? 0) + 1 > max) {
         decisions.push({
           kind: "dropped",
           identifier: id,
-          reason: `profile already holds ${counts[id.type]} ${id.type} (limit ${limit}); ${id.type} not added`,
+          reason: `profile already holds ${counts[id.type]} ${id.type} (limit ${max}); ${id.type} not added`,
         });
         continue;
       }
@@ -85,22 +92,17 @@ export function planResolution(
       counts[id.type] = (counts[id.type] ?? 0) + 1;
       continue;
     }
-    const union = { ...counts };
-    for (const [type, n] of Object.entries(graph.counts(owner))) union[type] = (union[type] ?? 0) + n;
-    const broken = Object.entries(union).find(([type, n]) => {
-      const limit = limitOf(rules, type);
-      return limit !== null && n > limit;
-    });
+    const broken = brokenLimit(limit, counts, graph.counts(owner));
     if (broken) {
       decisions.push({
         kind: "merge_refused",
         identifier: id,
         otherProfileId: owner,
-        reason: `merging would give one profile ${broken[1]} ${broken[0]} (limit ${limitOf(rules, broken[0])}); ${id.type} dropped from this event`,
+        reason: `merging would give one profile ${broken[1]} ${broken[0]} (limit ${broken[2]}); ${id.type} dropped from this event`,
       });
       continue;
     }
-    Object.assign(counts, union);
+    for (const [type, n] of Object.entries(graph.counts(owner))) counts[type] = (counts[type] ?? 0) + n;
     merged.add(owner);
     merges.push({
       from: owner,

@@ -8,6 +8,15 @@ import { z } from "zod";
 export const MESSAGE_TYPES = ["identify", "track", "page", "screen", "group", "alias"] as const;
 export type MessageType = (typeof MESSAGE_TYPES)[number];
 
+/**
+ * Types Waymark writes to the log itself and the tracking API never accepts: `merge` asks stage one
+ * to merge two profiles (a confirmed stitching suggestion, see identity/core/merge.ts).
+ */
+export const INTERNAL_TYPES = ["merge"] as const;
+export type InternalType = (typeof INTERNAL_TYPES)[number];
+/** Every type an event in the log may have. */
+export const STORED_TYPES = [...MESSAGE_TYPES, ...INTERNAL_TYPES] as const;
+
 const ISO_8601 =
   /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
@@ -121,7 +130,7 @@ export type TrackResponse = z.infer<typeof trackResponseSchema>;
 /** An event as stored and read back: Segment's shape with the normalised timestamps. */
 export const storedEventSchema = z.looseObject({
   messageId: z.string(),
-  type: z.enum(MESSAGE_TYPES),
+  type: z.enum(STORED_TYPES),
   userId: z.string().nullish(),
   anonymousId: z.string().nullish(),
   event: z.string().optional(),

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { LIMITS } from "./limits.ts";
-import { MESSAGE_TYPES, batchSchema, messageSchemas, type MessageType } from "./schema.ts";
+import { MESSAGE_TYPES, batchSchema, messageSchemas, type InternalType, type MessageType } from "./schema.ts";
 
 /** What the I/O layer hands in: time and ids are inputs, so this file stays pure. */
 export interface ReadContext {
@@ -13,7 +13,8 @@ export interface ReadContext {
 /** An accepted event, normalised and ready to append to the log. */
 export interface EventRow {
   messageId: string;
-  type: MessageType;
+  /** Internal types are written by Waymark itself, never read from a request. */
+  type: MessageType | InternalType;
   userId: string | null;
   anonymousId: string | null;
   event: string | null;

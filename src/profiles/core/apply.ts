@@ -35,6 +35,9 @@ type Message = Record<string, unknown>;
  * arrival. Derived fields follow the latest event by timestamp. Pure.
  */
 export function applyEvent(profile: ProfileState, message: Message): ProfileState {
+  // An internal merge event (identity's confirmed stitching) is no customer event: the stage absorbs
+  // the merged profile and nothing else changes.
+  if (message.type === "merge") return profile;
   const at = String(message.timestamp);
   const next: ProfileState = {
     ...profile,

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { MESSAGE_TYPES, listEvents, listRejected, storedEventSchema } from "../../ingest/index.ts";
+import { STORED_TYPES, listEvents, listRejected, storedEventSchema } from "../../ingest/index.ts";
 import type { ServerDeps } from "../context.ts";
 
 const pageQuery = {
@@ -31,7 +31,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ServerDeps): Promi
         security: [{ adminToken: [] }],
         querystring: z.object({
           ...pageQuery,
-          type: z.enum(MESSAGE_TYPES).optional(),
+          type: z.enum(STORED_TYPES).optional(),
           event: z.string().optional(),
           userId: z.string().optional(),
           anonymousId: z.string().optional(),
