@@ -250,6 +250,33 @@ describe("a person browses, logs in on two devices, and then asks for their data
   });
 });
 
+describe("an erasure while the pipeline is still applying the person's events", () => {
+  it("leaves nothing behind once the pipeline has caught up, and holds no one up", async () => {
+    const dora = { userId: `dora-${run}`, anonymousId: `dora-device-${run}` };
+    await server.track("/v1/identify", { ...dora, traits: { name: `Dora ${run}` } });
+    await drained(server);
+    const id = (await profileOf(`userId=${dora.userId}`))!.id;
+    // Many committed events of hers (and of others) the pipeline has not applied yet.
+    const batches = Array.from({ length: 20 }, (_, b) => ({
+      batch: Array.from({ length: 50 }, (_, i) =>
+        i % 2 === 0
+          ? { type: "track", event: `Step ${b}.${i}`, ...(i % 4 === 0 ? { userId: dora.userId } : dora) }
+          : { type: "track", event: "Other", userId: `other-${run}-${i}` },
+      ),
+    }));
+    for (const r of await Promise.all(batches.map((b) => server.track("/v1/batch", b)))) {
+      expect(r.status).toBe(200);
+    }
+    const erased = await json<{ counts: { events: number } }>(
+      server.admin(`/api/v1/profiles/${id}`, { method: "DELETE" }),
+    );
+    expect(erased.counts.events).toBe(501);
+    await drained(server);
+    expect(await findAnywhere(server.db.pool, [...Object.values(dora), id])).toEqual([]);
+    expect((await profileOf(`userId=other-${run}-1`))!.traits).toEqual({});
+  });
+});
+
 describe("the CLI reads and erases profiles through the same services", () => {
   const carol = { userId: `carol-${run}`, email: `carol.${run}@example.com` };
   const cli = (...args: string[]) => runCli(args, { env: { DATABASE_URL: server.db.url } });
