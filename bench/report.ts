@@ -1,6 +1,8 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import os from "node:os";
+import { fileURLToPath } from "node:url";
 import type { Usage } from "./proc-stats.ts";
 
 /** Turns scenario results into the markdown section of bench/README.md (and the console). */
@@ -58,6 +60,8 @@ export interface Machine {
   settings: string;
   seconds: number;
   warmupSeconds: number;
+  /** The code under test: commit, and whether src/ had uncommitted changes. */
+  revision: string;
   /** `waymark start --role`: "all" runs the event pipeline beside ingestion, "api" does not. */
   role: string;
   /** The Waymark server's RSS once started, before any load, MB. */
@@ -71,7 +75,10 @@ export const TARGETS = {
   serverRssMb: 300,
 };
 
-export function describeMachine(): Pick<Machine, "date" | "cpu" | "cores" | "memoryGiB" | "node"> {
+export function describeMachine(): Pick<
+  Machine,
+  "date" | "cpu" | "cores" | "memoryGiB" | "node" | "revision"
+> {
   const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
   return {
     date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
@@ -79,7 +86,22 @@ export function describeMachine(): Pick<Machine, "date" | "cpu" | "cores" | "mem
     cores: os.cpus().length,
     memoryGiB: os.totalmem() / 2 ** 30,
     node: process.version,
+    revision: describeRevision(),
   };
+}
+
+/** `commit abc1234` (plus a note when src/ has uncommitted changes), from git when it is there. */
+function describeRevision(): string {
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const git = (...args: string[]) => execFileSync("git", ["-C", root, ...args], { encoding: "utf8" }).trim();
+  try {
+    const line = git("log", "-1", "--format=%h %s");
+    const commit = line.length > 80 ? `${line.slice(0, 79)}…` : line;
+    const dirty = git("status", "--porcelain", "--", "src") !== "";
+    return `commit ${commit}${dirty ? " (with uncommitted changes in src/)" : ""}`;
+  } catch {
+    return "revision unknown (not a git checkout)";
+  }
 }
 
 const eventsPerSecond = (r: ScenarioResult) => (r.seconds > 0 ? r.events / r.seconds : 0);
@@ -103,6 +125,7 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
       `everything on one machine (load generator, server, PostgreSQL).`,
     "",
     `- Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB.toFixed(1)} GiB memory`,
+    `- Waymark ${m.revision}`,
     `- Node ${m.node}; PostgreSQL ${m.postgres} (embedded, ${m.settings})`,
     `- Server: \`waymark start --role ${m.role}\`` +
       (m.role === "api"
