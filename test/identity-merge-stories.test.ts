@@ -54,6 +54,7 @@ describe("two user ids share an email", () => {
     expect(frank.id).not.toBe(grace.id);
     expect(await profilesBy(server, "email=family@example.com")).toEqual([frank]);
     expect(grace.identities).toEqual([{ type: "user_id", value: "grace" }]);
+    expect([frank.identityDecisions, grace.identityDecisions]).toEqual([1, 1]);
 
     const refused = {
       kind: "merge_refused",

@@ -16,6 +16,8 @@ export interface Profile {
   counts: Record<string, number>;
   /** Profiles merged into this one, with the cause. */
   mergedFrom: Array<{ id: string; cause: string; at: string }>;
+  /** Identity decisions about this person (GET /api/v1/identity/decisions?profileId= lists them). */
+  identityDecisions: number;
 }
 
 /** A pool or a transaction's client: reads run on either. */
@@ -38,12 +40,15 @@ export async function getProfile(db: Queryable, workspaceId: string, id: string)
   const live = await resolveProfileId(db, workspaceId, id);
   // One statement (not three in parallel), so it also runs on a transaction's client.
   const { rows } = await db.query(
-    `SELECT p.*,
+    `WITH person AS (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = $2 OR merged_into = $2))
+     SELECT p.*,
        coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
                  FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id), '[]') AS ids,
        coalesce((SELECT json_agg(json_build_object('id', m.merged_id, 'cause', m.cause, 'at', m.created_at) ORDER BY m.id)
                  FROM profile_merges m JOIN profiles q ON q.workspace_id = m.workspace_id AND q.id = m.merged_id
-                 WHERE m.workspace_id = p.workspace_id AND q.merged_into = p.id), '[]') AS merges
+                 WHERE m.workspace_id = p.workspace_id AND q.merged_into = p.id), '[]') AS merges,
+       (SELECT count(*) FROM identity_decisions d
+        WHERE d.workspace_id = p.workspace_id AND (d.profile_id IN (SELECT id FROM person) OR d.other_profile_id IN (SELECT id FROM person)))::int AS decisions
      FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2`,
     [workspaceId, live],
   );
@@ -62,6 +67,7 @@ export async function getProfile(db: Queryable, workspaceId: string, id: string)
     eventCount: Number(r.event_count),
     counts: r.counts,
     mergedFrom: merges.map((m) => ({ id: m.id, cause: m.cause, at: new Date(m.at).toISOString() })),
+    identityDecisions: r.decisions,
   };
 }
 

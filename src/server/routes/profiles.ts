@@ -18,6 +18,10 @@ export const profileSchema = z.object({
   eventCount: z.number(),
   counts: z.record(z.string(), z.number()),
   mergedFrom: z.array(z.object({ id: z.string(), cause: z.string(), at: z.string() })),
+  identityDecisions: z
+    .number()
+    .int()
+    .describe("identity decisions about this person; GET /api/v1/identity/decisions?profileId= lists them"),
 });
 
 const page = {
