@@ -20,6 +20,9 @@ const ada = {
   userId: `ada-${run}`,
   anonymousId: `laptop-${run}`,
   phone: `phone-${run}`,
+  tablet: `tablet-${run}`,
+  ip: "203.0.113.77",
+  userAgent: `Mozilla/5.0 (Ada's laptop ${run}) Firefox/128.0`,
   email: `ada.lovelace.${run}@example.com`,
   name: `Ada Lovelace ${run}`,
 };
@@ -75,15 +78,25 @@ async function findAnywhere(pool: Pool, needles: string[]): Promise<string[]> {
 describe("a person browses, logs in on two devices, and then asks for their data and its erasure", () => {
   let adaId: string;
   let phoneProfileId: string;
+  let tabletProfileId: string;
   let eveId: string;
 
   beforeAll(async () => {
-    await server.track("/v1/page", { anonymousId: ada.anonymousId, name: "Home" });
+    const stitching = await server.admin("/api/v1/identity/rules", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ stitching: { enabled: true, windowMinutes: 30 } }),
+    });
+    expect(stitching.status).toBe(200);
+    const device = { ip: ada.ip, userAgent: ada.userAgent };
+    await server.track("/v1/page", { anonymousId: ada.anonymousId, name: "Home", context: device });
     await server.track("/v1/track", {
       anonymousId: ada.anonymousId,
       event: "Product Viewed",
-      context: { userAgent: `Laptop browser ${run}` },
+      context: device,
     });
+    // A second visitor on the same device: a stitching suggestion, which the operator confirms.
+    await server.track("/v1/page", { anonymousId: ada.tablet, name: "Pricing", context: device });
     await server.track("/v1/identify", {
       anonymousId: ada.anonymousId,
       userId: ada.userId,
@@ -92,6 +105,14 @@ describe("a person browses, logs in on two devices, and then asks for their data
     await server.track("/v1/track", { anonymousId: ada.phone, event: "App Opened" });
     await drained(server);
     phoneProfileId = (await profileOf(`anonymousId=${ada.phone}`))!.id;
+    tabletProfileId = (await profileOf(`anonymousId=${ada.tablet}`))!.id;
+    const suggested = await json<{ items: Array<{ id: number; otherProfileId: string }> }>(
+      server.admin("/api/v1/identity/suggestions?status=suggested"),
+    );
+    expect(suggested.items).toEqual([expect.objectContaining({ otherProfileId: tabletProfileId })]);
+    await json(
+      server.admin(`/api/v1/identity/suggestions/${suggested.items[0]!.id}/confirm`, { method: "POST" }),
+    );
     // The phone logs in: its profile merges into Ada's.
     await server.track("/v1/identify", { userId: ada.userId, anonymousId: ada.phone });
     // A blocked value (a decision about Ada), and another user on Ada's laptop (a refused merge).
@@ -112,11 +133,12 @@ describe("a person browses, logs in on two devices, and then asks for their data
     const profile = (await profileOf(`userId=${ada.userId}`))!;
     adaId = profile.id;
     eveId = (await profileOf(`userId=eve-${run}`))!.id;
-    expect(profile.mergedFrom.map((m) => m.id)).toEqual([phoneProfileId]);
+    expect(profile.mergedFrom.map((m) => m.id)).toEqual([tabletProfileId, phoneProfileId]);
   });
 
   it("exports everything stored about them, and a merged-away id answers with the same export", async () => {
     interface Export {
+      deviceSightings: Array<{ profileId: string }>;
       profile: Profile;
       profiles: Array<{ id: string; mergedInto: string | null }>;
       identities: Array<{ type: string; value: string; profileId: string }>;
@@ -124,7 +146,7 @@ describe("a person browses, logs in on two devices, and then asks for their data
       identityDecisions: Array<{ kind: string; identifierValue: string; otherProfileId: string | null }>;
       events: Array<{ type: string; userId?: string; anonymousId?: string }>;
       deadLetters: Array<{ raw: string; reasonCode: string }>;
-      stitchSuggestions: unknown[];
+      stitchSuggestions: Array<{ profileId: string; otherProfileId: string; status: string }>;
     }
     const exported = await json<Export>(server.admin(`/api/v1/profiles/${adaId}/export`));
     expect(exported.profile).toMatchObject({ id: adaId, traits: { email: ada.email, name: ada.name } });
@@ -132,17 +154,24 @@ describe("a person browses, logs in on two devices, and then asks for their data
       [
         [adaId, null],
         [phoneProfileId, adaId],
+        [tabletProfileId, adaId],
       ].sort(),
     );
     expect(exported.identities.map((i) => `${i.type}:${i.value}`).sort()).toEqual(
       [
         `anonymous_id:${ada.anonymousId}`,
         `anonymous_id:${ada.phone}`,
+        `anonymous_id:${ada.tablet}`,
         `email:${ada.email}`,
         `user_id:${ada.userId}`,
       ].sort(),
     );
     expect(exported.merges).toEqual([
+      expect.objectContaining({
+        survivorId: adaId,
+        mergedId: tabletProfileId,
+        cause: expect.stringMatching(/^stitching/),
+      }),
       expect.objectContaining({ survivorId: adaId, mergedId: phoneProfileId, cause: expect.any(String) }),
     ]);
     expect(exported.identityDecisions).toEqual(
@@ -151,13 +180,16 @@ describe("a person browses, logs in on two devices, and then asks for their data
         expect.objectContaining({ identifierValue: ada.anonymousId, otherProfileId: adaId }),
       ]),
     );
-    // Laptop page, track and identify; the phone's track and identify; the blocked identify; Eve's
-    // identify on the laptop (it carries Ada's anonymous id).
+    // Laptop page and track, the tablet's page, the login; the phone's track; the merge the confirmed
+    // suggestion wrote; the phone's login; the blocked identify; Eve's identify on the laptop (it
+    // carries Ada's anonymous id).
     expect(exported.events.map((e) => e.type)).toEqual([
       "page",
       "track",
+      "page",
       "identify",
       "track",
+      "merge",
       "identify",
       "identify",
       "identify",
@@ -168,14 +200,17 @@ describe("a person browses, logs in on two devices, and then asks for their data
         raw: expect.stringContaining(ada.email.toUpperCase()),
       }),
     ]);
-    expect(exported.stitchSuggestions).toEqual([]);
+    expect(exported.stitchSuggestions).toEqual([
+      expect.objectContaining({ profileId: adaId, otherProfileId: tabletProfileId, status: "confirmed" }),
+    ]);
+    expect(exported.deviceSightings.length).toBeGreaterThan(0);
 
     const viaMerged = await json<Export>(server.admin(`/api/v1/profiles/${phoneProfileId}/export`));
     expect({ ...viaMerged, exportedAt: null }).toEqual({ ...exported, exportedAt: null });
   });
 
   it("erases them in one go: nothing of theirs is left in any table, the erasure log keeps counts only", async () => {
-    const needles = [...Object.values(ada), adaId, phoneProfileId];
+    const needles = [...Object.values(ada), adaId, phoneProfileId, tabletProfileId];
     // The scan finds the person wherever they are stored, before the erasure.
     const tables = new Set((await findAnywhere(server.db.pool, needles)).map((hit) => hit.split(".")[0]));
     for (const table of [
@@ -185,6 +220,8 @@ describe("a person browses, logs in on two devices, and then asks for their data
       "identities",
       "profile_merges",
       "identity_decisions",
+      "stitch_suggestions",
+      "device_sightings",
     ])
       expect(tables).toContain(table);
     const before = await findAnywhere(server.db.pool, [bob.userId, bob.email]);
@@ -192,13 +229,15 @@ describe("a person browses, logs in on two devices, and then asks for their data
       server.admin(`/api/v1/profiles/${phoneProfileId}`, { method: "DELETE" }),
     );
     expect(erased.counts).toMatchObject({
-      profiles: 2,
-      identities: 4,
-      events: 7,
+      profiles: 3,
+      identities: 5,
+      events: 9,
       deadLetters: 1,
-      merges: 1,
-      suppressedIdentifiers: 4,
+      merges: 2,
+      stitchSuggestions: 1,
+      suppressedIdentifiers: 5,
     });
+    expect(erased.counts.deviceSightings).toBeGreaterThan(0);
     expect(erased.counts.identityDecisions).toBeGreaterThanOrEqual(2);
 
     expect(await findAnywhere(server.db.pool, needles)).toEqual([]);
