@@ -97,6 +97,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
           clearInterval(reaper);
         }
         await writer.close();
+        // Finishes the batches in flight and gives the leases back, so other workers take the units
+        // over at once instead of after the lease expires.
+        await pipeline?.stop();
         await db.close();
       },
     };

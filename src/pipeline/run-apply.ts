@@ -1,43 +1,53 @@
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
-import { applyUnit } from "./core/partition.ts";
+import { applyUnit, dependenciesOf } from "./core/partition.ts";
 import type { AppliedEvent, PipelineStage } from "./stage.ts";
+
+/** What one apply batch did. */
+export interface ApplyResult {
+  /** Queue rows consumed (0: nothing ready). */
+  taken: number;
+  /** Events handed to the stages (fewer than taken when some were erased from the log meanwhile). */
+  applied: number;
+}
 
 /**
  * Stage two for one partition: takes the next queued events in seq order (locked, so a second holder
- * waits and then finds them gone), stops before an event whose merged profiles' partition has not
+ * waits and then finds them gone), stops before an event whose merged profiles' partitions have not
  * caught up, runs every stage on the batch, and deletes the applied rows, in one transaction.
- * Returns the number of events applied.
  */
 export async function runApply(
   pool: Pool,
   partition: number,
   stages: PipelineStage[],
   batchSize: number,
-): Promise<number> {
+): Promise<ApplyResult> {
   return withTx(pool, async (tx) => {
     const { rows } = await tx.query<{
       workspace_id: string;
       seq: number;
       profile_id: string;
       merged: string[];
-      after_partition: number | null;
-      after_seq: number | null;
     }>(
-      `SELECT workspace_id, seq, profile_id, merged, after_partition, after_seq FROM pipeline_queue
+      `SELECT workspace_id, seq, profile_id, merged FROM pipeline_queue
        WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
       [partition, batchSize],
     );
-    if (rows.length === 0) return 0;
+    if (rows.length === 0) return { taken: 0, applied: 0 };
     // Keep the prefix whose dependencies are met; a workspace's later events wait behind a blocked one.
+    // A merge waits until every partition holding a profile it merges has nothing left below its seq
+    // (the merged profiles' earlier events, and the merges that fed them, transitively). Those rows
+    // are read committed: a batch applying them elsewhere counts as pending until it commits.
     const ready: typeof rows = [];
     const blocked = new Set<string>();
     for (const row of rows) {
       if (blocked.has(row.workspace_id)) continue;
-      if (row.after_partition !== null) {
+      const others = dependenciesOf(partition, row.merged);
+      if (others.length > 0) {
         const { rows: pending } = await tx.query(
-          "SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND partition = $2 AND seq < $3 LIMIT 1",
-          [row.workspace_id, row.after_partition, row.after_seq],
+          `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND partition = ANY($2::int[]) AND seq < $3
+           LIMIT 1`,
+          [row.workspace_id, others, row.seq],
         );
         if (pending.length > 0) {
           blocked.add(row.workspace_id);
@@ -46,7 +56,7 @@ export async function runApply(
       }
       ready.push(row);
     }
-    if (ready.length === 0) return 0;
+    if (ready.length === 0) return { taken: 0, applied: 0 };
 
     const { rows: messages } = await tx.query<{
       workspace_id: string;
@@ -88,6 +98,6 @@ export async function runApply(
        ON CONFLICT (workspace_id, unit) DO UPDATE SET seq = excluded.seq, updated_at = now()`,
       [applyUnit(partition), [...last.keys()], [...last.values()]],
     );
-    return ready.length;
+    return { taken: ready.length, applied: events.length };
   });
 }

@@ -28,11 +28,21 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
         [workspaceId, RESOLVE_UNIT],
       );
       const offset = o[0]!.seq;
+      // The head first, then the events: every event up to the head is committed (the writer moves the
+      // head in the transaction that stores them), so a read that comes back short has seen them all.
+      const { rows: h } = await tx.query<{ last_seq: number }>(
+        "SELECT last_seq FROM event_sequences WHERE workspace_id = $1",
+        [workspaceId],
+      );
+      const head = h[0]?.last_seq ?? 0;
       const { rows } = await tx.query<{ seq: number; received_at: Date; message: Record<string, unknown> }>(
         `SELECT seq, received_at, message FROM events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
         [workspaceId, offset, batchSize],
       );
-      if (rows.length === 0) return 0;
+      // Events erased from the log (GDPR) leave gaps; at the tail, the offset still moves to the head,
+      // or the unit would report lag forever.
+      const next = rows.length < batchSize ? Math.max(head, rows.at(-1)?.seq ?? 0) : rows.at(-1)!.seq;
+      if (next <= offset) return 0;
       const events: LogEvent[] = rows.map((r) => ({
         seq: r.seq,
         receivedAt: r.received_at,
@@ -40,36 +50,23 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
       }));
       const resolved = await resolveEvents(tx, workspaceId, events);
 
-      // An event that merges a profile living in another partition waits there until that partition
-      // has applied everything before it: the person's earlier events, wherever they were queued.
-      const queue = resolved.map((r) => {
-        const partition = partitionOf(r.profileId);
-        const other = r.merged.map(partitionOf).find((p) => p !== partition);
-        return {
-          ...r,
-          partition,
-          afterPartition: other ?? null,
-          afterSeq: other === undefined ? null : r.seq,
-        };
-      });
+      // Each event goes to its profile's partition. An event that merges profiles carries them in
+      // `merged`; run-apply holds it until their partitions have applied everything before it.
       await tx.query(
-        `INSERT INTO pipeline_queue (workspace_id, partition, seq, profile_id, merged, after_partition, after_seq)
-         SELECT $1, partition, seq, profile_id, ARRAY(SELECT jsonb_array_elements_text(merged))::uuid[], ap, aseq
-         FROM unnest($2::int[], $3::bigint[], $4::uuid[], $5::jsonb[], $6::int[], $7::bigint[])
-           AS x(partition, seq, profile_id, merged, ap, aseq)`,
+        `INSERT INTO pipeline_queue (workspace_id, partition, seq, profile_id, merged)
+         SELECT $1, partition, seq, profile_id, ARRAY(SELECT jsonb_array_elements_text(merged))::uuid[]
+         FROM unnest($2::int[], $3::bigint[], $4::uuid[], $5::jsonb[]) AS x(partition, seq, profile_id, merged)`,
         [
           workspaceId,
-          queue.map((q) => q.partition),
-          queue.map((q) => q.seq),
-          queue.map((q) => q.profileId),
-          queue.map((q) => JSON.stringify(q.merged)),
-          queue.map((q) => q.afterPartition),
-          queue.map((q) => q.afterSeq),
+          resolved.map((r) => partitionOf(r.profileId)),
+          resolved.map((r) => r.seq),
+          resolved.map((r) => r.profileId),
+          resolved.map((r) => JSON.stringify(r.merged)),
         ],
       );
       await tx.query(
         "UPDATE pipeline_offsets SET seq = $3, updated_at = now() WHERE workspace_id = $1 AND unit = $2",
-        [workspaceId, RESOLVE_UNIT, rows.at(-1)!.seq],
+        [workspaceId, RESOLVE_UNIT, next],
       );
       return rows.length;
     });

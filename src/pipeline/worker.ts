@@ -15,79 +15,167 @@ export interface PipelineOptions {
   pollMs?: number;
   batchSize?: number;
   onError?: (err: unknown) => void;
+  /** After each committed apply batch: how many events one stage applied (for metrics). */
+  onApplied?: (stage: string, events: number) => void;
 }
 
+/** The longest wait between retries of a unit whose batches keep failing. */
+const MAX_BACKOFF_MS = 5_000;
+
 /**
- * One process's share of the pipeline: holds leases on units (the resolve unit and apply partitions),
- * and runs them until stopped. Any number of workers share the units; each takes its fair share.
+ * One process's share of the pipeline: holds leases on units (the resolve unit and apply partitions)
+ * and runs each unit it holds in its own loop until stopped. Any number of workers share the units;
+ * each takes its fair share.
+ *
+ * The leases are refreshed on their own timer, every quarter of their lifetime, whatever the units
+ * are doing, so a long batch never lets a lease lapse and a dead worker's units are taken over within
+ * the lifetime plus one refresh. A unit's loop runs only while this worker holds the unit and its
+ * last renewal is younger than the lease lifetime (a worker cut off from the database stops working
+ * what it can no longer be sure it holds). Correctness does not rest on leases alone: each batch locks
+ * what it consumes, so two workers that briefly both think they hold a unit apply each event once.
  */
 export class PipelineWorker {
   readonly owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly leases: Leases;
-  private held: string[] = [];
+  private readonly leaseMs: number;
+  /** Units held at the last refresh. */
+  private held = new Set<string>();
+  /** performance.now() until which `held` is trusted: the start of the renewal plus the lifetime. */
+  private heldUntil = 0;
+  /** The running loop of each unit. */
+  private readonly loops = new Map<string, Promise<void>>();
+  /** Wakes a sleeping loop early (by unit; "refresh" for the lease loop). */
+  private readonly wakers = new Map<string, () => void>();
   private running = false;
-  private loop: Promise<void> | undefined;
-  private lastRefresh = 0;
-  private wake: (() => void) | undefined;
+  private refresher: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
     private readonly options: PipelineOptions,
   ) {
-    this.leases = new Leases(pool, this.owner, options.leaseMs ?? 6000);
+    this.leaseMs = options.leaseMs ?? 6000;
+    this.leases = new Leases(pool, this.owner, this.leaseMs);
   }
 
   /** Units this worker holds now. */
   get units(): readonly string[] {
-    return this.held;
+    return [...this.held].filter((u) => this.holds(u)).sort();
   }
 
+  /** Starts taking leases and working units (again, after a stop() has resolved). */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loop = this.run();
+    this.refresher = this.refreshLoop();
   }
 
-  /** Finishes the batch in flight, then gives the leases back. */
+  /** Lets every unit finish its batch in flight, then gives the leases back. */
   async stop(): Promise<void> {
     this.running = false;
-    this.wake?.();
-    await this.loop;
-    await this.leases.release().catch(() => undefined);
-    this.held = [];
+    for (const wake of [...this.wakers.values()]) wake();
+    await this.refresher;
+    await Promise.all([...this.loops.values()]);
+    this.held = new Set();
+    this.heldUntil = 0;
+    await this.leases.release().catch((err: unknown) => this.options.onError?.(err));
   }
 
-  private async run(): Promise<void> {
-    const lease = this.options.leaseMs ?? 6000;
-    const batch = this.options.batchSize ?? 1000;
+  private holds(unit: string): boolean {
+    return this.held.has(unit) && performance.now() < this.heldUntil;
+  }
+
+  private async refreshLoop(): Promise<void> {
     while (this.running) {
-      let worked = 0;
       try {
-        if (Date.now() - this.lastRefresh > lease / 4) {
-          this.held = await this.leases.refresh((workers) => fairShare(ALL_UNITS.length, workers));
-          this.lastRefresh = Date.now();
-        }
-        // Resolve first, so the partitions have this round's events to apply.
-        if (this.held.includes(RESOLVE_UNIT)) worked += await runResolve(this.pool, batch);
-        const partitions = this.held.filter((u) => u !== RESOLVE_UNIT).map((u) => Number(u.split(":")[1]));
-        const applied = await Promise.all(
-          partitions.map((p) => runApply(this.pool, p, this.options.stages, batch)),
-        );
-        worked += applied.reduce((a, b) => a + b, 0);
+        await this.refresh();
       } catch (err) {
         this.options.onError?.(err);
       }
-      if (worked === 0 && this.running) await this.sleep(this.options.pollMs ?? 50);
+      if (this.running) await this.sleep("refresh", this.leaseMs / 4);
     }
   }
 
-  private sleep(ms: number): Promise<void> {
+  /** Heartbeat, renew, and move toward the fair share: give up extra units, or take free ones. */
+  private async refresh(): Promise<void> {
+    const started = performance.now();
+    const share = fairShare(ALL_UNITS.length, await this.leases.heartbeat());
+    const renewed = await this.leases.renew();
+    if (!this.running) return;
+    if (renewed.length > share) {
+      // Stop working the extra units first, and only then give them up: the next holder never
+      // overlaps a batch of ours.
+      const extra = renewed.slice(share);
+      this.hold(renewed.slice(0, share), started);
+      for (const unit of extra) this.wakers.get(unit)?.();
+      await Promise.all(extra.map((unit) => this.loops.get(unit)));
+      await this.leases.drop(extra);
+    } else {
+      const taken = await this.leases.take(share - renewed.length);
+      this.hold([...renewed, ...taken], started);
+    }
+  }
+
+  private hold(units: string[], renewedAt: number): void {
+    this.held = new Set(units);
+    this.heldUntil = renewedAt + this.leaseMs;
+    for (const unit of units) this.ensureLoop(unit);
+  }
+
+  private ensureLoop(unit: string): void {
+    if (!this.running || this.loops.has(unit) || !this.holds(unit)) return;
+    const loop = this.work(unit).finally(() => {
+      this.loops.delete(unit);
+      // Held again while the loop was on its way out.
+      this.ensureLoop(unit);
+    });
+    this.loops.set(unit, loop);
+  }
+
+  /** One unit's loop: batches back to back while there is work, polls when idle, backs off on errors. */
+  private async work(unit: string): Promise<void> {
+    const pollMs = this.options.pollMs ?? 50;
+    let failures = 0;
+    while (this.running && this.holds(unit)) {
+      let done = 0;
+      try {
+        done = await this.runBatch(unit);
+        failures = 0;
+      } catch (err) {
+        failures++;
+        this.options.onError?.(err);
+      }
+      if (!this.running) return;
+      if (failures > 0) await this.sleep(unit, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures));
+      else if (done === 0) await this.sleep(unit, pollMs);
+    }
+  }
+
+  /** Runs one batch of `unit`; returns how many events it moved on (0: nothing to do). */
+  private async runBatch(unit: string): Promise<number> {
+    const batch = this.options.batchSize ?? 1000;
+    if (unit === RESOLVE_UNIT) {
+      const resolved = await runResolve(this.pool, batch);
+      // Newly queued events: the partitions need not wait for their next poll.
+      if (resolved > 0) {
+        for (const [key, wake] of [...this.wakers]) if (key !== "refresh" && key !== RESOLVE_UNIT) wake();
+      }
+      return resolved;
+    }
+    const { stages, onApplied } = this.options;
+    const { taken, applied } = await runApply(this.pool, Number(unit.split(":")[1]), stages, batch);
+    if (applied > 0 && onApplied) for (const stage of stages) onApplied(stage.name, applied);
+    return taken;
+  }
+
+  private sleep(key: string, ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(t);
+      const done = () => {
+        clearTimeout(timer);
+        if (this.wakers.get(key) === done) this.wakers.delete(key);
         resolve();
       };
+      const timer = setTimeout(done, ms);
+      this.wakers.set(key, done);
     });
   }
 }

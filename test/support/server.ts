@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
-import { PipelineWorker } from "../../src/pipeline/index.ts";
+import { PipelineWorker, type PipelineStage } from "../../src/pipeline/index.ts";
 import { profileStage } from "../../src/profiles/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../../src/server/index.ts";
 import { WorkspaceResolver, createWorkspace, type WorkspaceKeys } from "../../src/workspaces/index.ts";
@@ -23,7 +23,14 @@ export interface TestServer {
 
 /** The real server on a fresh database, listening on a loopback port, with one workspace. */
 export async function startTestServer(
-  options: { now?: () => Date; pipeline?: boolean } = {},
+  options: {
+    now?: () => Date;
+    pipeline?: boolean;
+    /** Stages the pipeline runs after the profile stage (test-only stages that record what they see). */
+    stages?: PipelineStage[];
+    /** The pipeline's batch size (default: the worker's). */
+    batchSize?: number;
+  } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
   await ensurePartitions(db.pool, new Date());
@@ -40,7 +47,11 @@ export async function startTestServer(
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const pipeline = options.pipeline
-    ? new PipelineWorker(db.pool, { stages: [profileStage], pollMs: 20 })
+    ? new PipelineWorker(db.pool, {
+        stages: [profileStage, ...(options.stages ?? [])],
+        pollMs: 20,
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+      })
     : undefined;
   pipeline?.start();
   const address = app.server.address();

@@ -17,3 +17,12 @@ export function partitionOf(profileId: string): number {
 export function fairShare(units: number, workers: number): number {
   return Math.ceil(units / Math.max(1, workers));
 }
+
+/**
+ * The other partitions an event queued in `partition` must wait for: those of the profiles it merges.
+ * Their earlier events (seq below the event's) are queued there and must be applied before the merge
+ * absorbs those profiles; every one of them, since one event can merge several profiles.
+ */
+export function dependenciesOf(partition: number, merged: readonly string[]): number[] {
+  return [...new Set(merged.map(partitionOf))].filter((p) => p !== partition).sort((a, b) => a - b);
+}
