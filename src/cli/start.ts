@@ -50,6 +50,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         : new PipelineWorker(db.pool, {
             stages: [profileStage],
             onError: (err) => log.error({ err }, "pipeline batch failed; retrying"),
+            onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
           });
     await app.listen({ port: config.port, host: config.host });
     pipeline?.start();

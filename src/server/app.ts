@@ -5,6 +5,8 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import { requireAdminToken } from "./auth.ts";
 import type { RouteDeps, ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
+import { observePipelineLag } from "./metrics.ts";
+import { pipelineLag } from "../pipeline/index.ts";
 import { SuppressionList } from "../profiles/index.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { identityRoutes } from "./routes/identity.ts";
@@ -37,6 +39,8 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       .code(404)
       .send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
+
+  observePipelineLag(deps.metrics, () => pipelineLag(deps.pool, deps.now?.() ?? new Date()));
 
   app.addHook("onResponse", async (req, reply) => {
     const route = req.routeOptions.url ?? "unmatched";

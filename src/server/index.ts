@@ -1,3 +1,3 @@
 export { buildApp } from "./app.ts";
-export { createMetrics, observeWrites, type Metrics } from "./metrics.ts";
+export { createMetrics, observePipelineLag, observeWrites, type Metrics } from "./metrics.ts";
 export type { ServerDeps } from "./context.ts";

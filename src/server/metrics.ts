@@ -1,4 +1,5 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { UnitLag } from "../pipeline/index.ts";
 
 /** The Prometheus metrics of one server (a registry per app, so tests can run several). */
 export interface Metrics {
@@ -12,6 +13,8 @@ export interface Metrics {
   writeBatchEvents: Histogram;
   writeBatchRequests: Histogram;
   writeSeconds: Histogram;
+  /** Events the pipeline workers of this process applied, by stage. */
+  pipelineApplied: Counter<"stage">;
 }
 
 export function createMetrics(): Metrics {
@@ -73,6 +76,12 @@ export function createMetrics(): Metrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     }),
+    pipelineApplied: new Counter({
+      name: "waymark_pipeline_applied_events_total",
+      help: "Events applied by this process's pipeline workers, by stage",
+      labelNames: ["stage"],
+      registers,
+    }),
   };
 }
 
@@ -83,4 +92,43 @@ export function observeWrites(metrics: Metrics) {
     metrics.writeBatchRequests.observe(requests);
     metrics.writeSeconds.observe(seconds);
   };
+}
+
+/**
+ * Pipeline lag per unit (resolve, apply:0..7), read from the database on each scrape: it is the
+ * whole pipeline's, so any process (api or worker) can answer. One query serves both gauges; when it
+ * fails or takes over 2 s the gauges keep their last values rather than failing the scrape.
+ */
+export function observePipelineLag(metrics: Metrics, read: () => Promise<UnitLag[]>): void {
+  if (metrics.registry.getSingleMetric("waymark_pipeline_lag_events")) return;
+  let inFlight: Promise<UnitLag[] | undefined> | undefined;
+  // A database that does not answer must not hold the scrape (and the process's other metrics).
+  const readWithin = (ms: number) =>
+    Promise.race([
+      read().catch(() => undefined),
+      // An unref'd timer: it never holds the process open.
+      new Promise<undefined>((resolve) =>
+        AbortSignal.timeout(ms).addEventListener("abort", () => resolve(undefined)),
+      ),
+    ]);
+  const scrape = () => (inFlight ??= readWithin(2_000).finally(() => (inFlight = undefined)));
+  const registers = [metrics.registry];
+  new Gauge({
+    name: "waymark_pipeline_lag_events",
+    help: "Events waiting for a pipeline unit, over all workspaces",
+    labelNames: ["unit"],
+    registers,
+    async collect() {
+      for (const u of (await scrape()) ?? []) this.set({ unit: u.unit }, u.events);
+    },
+  });
+  new Gauge({
+    name: "waymark_pipeline_lag_seconds",
+    help: "Age of the oldest event waiting for a pipeline unit, in any workspace (0 when none wait)",
+    labelNames: ["unit"],
+    registers,
+    async collect() {
+      for (const u of (await scrape()) ?? []) this.set({ unit: u.unit }, u.seconds);
+    },
+  });
 }

@@ -51,6 +51,7 @@ export async function startTestServer(
         stages: [profileStage, ...(options.stages ?? [])],
         pollMs: 20,
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+        onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
       })
     : undefined;
   pipeline?.start();

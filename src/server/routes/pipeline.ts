@@ -28,6 +28,8 @@ export async function pipelineRoutes(app: FastifyInstance, deps: ServerDeps): Pr
         },
       },
     },
-    async (req) => ({ units: await pipelineStatus(deps.pool, req.workspace.id, new Date()) }),
+    async (req) => ({
+      units: await pipelineStatus(deps.pool, req.workspace.id, deps.now?.() ?? new Date()),
+    }),
   );
 }
