@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { withDefaults, type Identifier, type IdentityRules } from "../identity/index.ts";
+import { DEFAULT_RULES, loadRules, type Identifier, type IdentityRules } from "../identity/index.ts";
 import type { EventRow, Rejection } from "../ingest/index.ts";
 import { rejectedKeys, suppressionKeys } from "./core/suppress.ts";
 import type { Queryable } from "./read.ts";
@@ -106,12 +106,11 @@ export class SuppressionList {
   private async load(workspaceId: string, previous: Entry | undefined): Promise<Entry> {
     const checkedAt = this.clock();
     const generation = this.generations.get(workspaceId) ?? 0;
-    const { rows } = await this.db.query<{ n: number; rules: Partial<IdentityRules> | null }>(
-      `SELECT (SELECT count(*) FROM suppressed_identifiers WHERE workspace_id = $1)::int AS n,
-              (SELECT rules FROM identity_rules WHERE workspace_id = $1) AS rules`,
+    const { rows } = await this.db.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM suppressed_identifiers WHERE workspace_id = $1",
       [workspaceId],
     );
-    const { n, rules } = rows[0]!;
+    const n = rows[0]!.n;
     let hashes = previous?.hashes ?? new Set<string>();
     // Rows are only ever added (an erasure) or removed with their workspace: an unchanged count is an
     // unchanged list.
@@ -122,7 +121,9 @@ export class SuppressionList {
       );
       hashes = new Set(all.rows.map((r) => r.hash));
     }
-    const entry = { hashes, rules: withDefaults(rules), checkedAt };
+    // The identity rules say which trait keys carry identifiers; only needed when there is a list.
+    const rules = n > 0 ? await loadRules(this.db, workspaceId) : DEFAULT_RULES;
+    const entry = { hashes, rules, checkedAt };
     if ((this.generations.get(workspaceId) ?? 0) === generation) this.entries.set(workspaceId, entry);
     return entry;
   }
