@@ -52,8 +52,10 @@ export class Leases {
          SELECT u FROM unnest($3::text[]) AS u
          WHERE NOT EXISTS (SELECT 1 FROM pipeline_leases l WHERE l.unit = u AND l.expires_at > now())
          ORDER BY random() LIMIT $4)
+       -- Inserted in unit order: two workers taking overlapping units at once must wait for each
+       -- other in the same order, or they deadlock on each other's uncommitted rows.
        INSERT INTO pipeline_leases (unit, owner, expires_at)
-       SELECT u, $1, now() + $2::interval FROM free
+       SELECT u, $1, now() + $2::interval FROM free ORDER BY u
        ON CONFLICT (unit) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
          WHERE pipeline_leases.expires_at <= now()
        RETURNING unit`,
