@@ -68,6 +68,10 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
         "UPDATE pipeline_offsets SET seq = $3, updated_at = now() WHERE workspace_id = $1 AND unit = $2",
         [workspaceId, RESOLVE_UNIT, next],
       );
+      // Wakes the holders of those partitions, in any process, when this commits.
+      const partitions = [...new Set(resolved.map((r) => partitionOf(r.profileId)))].sort((a, b) => a - b);
+      if (partitions.length > 0)
+        await tx.query("SELECT pg_notify('waymark_queue', $1)", [partitions.join(",")]);
       return rows.length;
     });
   }

@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import type { Pool } from "pg";
+import type { Notification, Pool, PoolClient } from "pg";
 import { ALL_UNITS, RESOLVE_UNIT, fairShare } from "./core/partition.ts";
 import { Leases } from "./leases.ts";
 import { runApply } from "./run-apply.ts";
@@ -11,7 +11,10 @@ export interface PipelineOptions {
   stages: PipelineStage[];
   /** Lease lifetime: a dead worker's units are taken over within about this long (plus a refresh). */
   leaseMs?: number;
-  /** Idle wait between polls of the log. */
+  /**
+   * Idle wait between polls of the log. Commits that append events or queue them notify the
+   * workers (LISTEN/NOTIFY), so this is only the fallback when a notification is missed.
+   */
   pollMs?: number;
   batchSize?: number;
   onError?: (err: unknown) => void;
@@ -48,6 +51,10 @@ export class PipelineWorker {
   private readonly wakers = new Map<string, () => void>();
   private running = false;
   private refresher: Promise<void> | undefined;
+  /** Units woken while they were busy: they run again before sleeping (no lost wake-up). */
+  private readonly pending = new Set<string>();
+  /** The connection LISTENing for new events and queued work (re-opened by the refresh loop). */
+  private listener: PoolClient | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -75,6 +82,7 @@ export class PipelineWorker {
     for (const wake of [...this.wakers.values()]) wake();
     await this.refresher;
     await Promise.all([...this.loops.values()]);
+    this.closeListener();
     this.held = new Set();
     this.heldUntil = 0;
     await this.leases.release().catch((err: unknown) => this.options.onError?.(err));
@@ -87,6 +95,7 @@ export class PipelineWorker {
   private async refreshLoop(): Promise<void> {
     while (this.running) {
       try {
+        await this.listen();
         await this.refresh();
       } catch (err) {
         this.options.onError?.(err);
@@ -115,6 +124,52 @@ export class PipelineWorker {
     }
   }
 
+  /** Opens the LISTEN connection when it is not open: notifications wake the idle loops at once. */
+  private async listen(): Promise<void> {
+    if (this.listener) return;
+    const client = await this.pool.connect();
+    const drop = () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      client.release(true);
+    };
+    client.on("error", (err) => {
+      this.options.onError?.(err);
+      drop();
+    });
+    client.on("notification", (n: Notification) => this.notified(n));
+    try {
+      await client.query("LISTEN waymark_log");
+      await client.query("LISTEN waymark_queue");
+    } catch (err) {
+      client.release(true);
+      throw err;
+    }
+    this.listener = client;
+    // Anything that arrived while not listening is found by one round of every loop.
+    for (const [key, wake] of [...this.wakers]) if (key !== "refresh") wake();
+  }
+
+  private notified(n: Notification): void {
+    if (n.channel === "waymark_log") this.wake(RESOLVE_UNIT);
+    if (n.channel === "waymark_queue") {
+      for (const p of (n.payload ?? "").split(",")) if (p !== "") this.wake(`apply:${p}`);
+    }
+  }
+
+  /** Wakes a unit's loop now if it sleeps, or marks it to run again if it is busy. */
+  private wake(unit: string): void {
+    const waker = this.wakers.get(unit);
+    if (waker) waker();
+    else this.pending.add(unit);
+  }
+
+  private closeListener(): void {
+    const client = this.listener;
+    this.listener = undefined;
+    client?.release(true);
+  }
+
   private hold(units: string[], renewedAt: number): void {
     this.held = new Set(units);
     this.heldUntil = renewedAt + this.leaseMs;
@@ -133,7 +188,7 @@ export class PipelineWorker {
 
   /** One unit's loop: batches back to back while there is work, polls when idle, backs off on errors. */
   private async work(unit: string): Promise<void> {
-    const pollMs = this.options.pollMs ?? 50;
+    const pollMs = this.options.pollMs ?? 1000;
     let failures = 0;
     while (this.running && this.holds(unit)) {
       let done = 0;
@@ -146,7 +201,7 @@ export class PipelineWorker {
       }
       if (!this.running) return;
       if (failures > 0) await this.sleep(unit, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures));
-      else if (done === 0) await this.sleep(unit, pollMs);
+      else if (done === 0 && !this.pending.delete(unit)) await this.sleep(unit, pollMs);
     }
   }
 
@@ -156,9 +211,7 @@ export class PipelineWorker {
     if (unit === RESOLVE_UNIT) {
       const resolved = await runResolve(this.pool, batch);
       // Newly queued events: the partitions need not wait for their next poll.
-      if (resolved > 0) {
-        for (const [key, wake] of [...this.wakers]) if (key !== "refresh" && key !== RESOLVE_UNIT) wake();
-      }
+      if (resolved > 0) for (const unit of this.held) if (unit !== RESOLVE_UNIT) this.wake(unit);
       return resolved;
     }
     const { stages, onApplied } = this.options;

@@ -49,7 +49,7 @@ export async function startTestServer(
   const pipeline = options.pipeline
     ? new PipelineWorker(db.pool, {
         stages: [profileStage, ...(options.stages ?? [])],
-        pollMs: 20,
+        // No fast polling: the tests go through the LISTEN/NOTIFY wake-ups the product uses.
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
       })
