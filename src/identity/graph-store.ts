@@ -105,7 +105,15 @@ export async function writeGraphChanges(
     );
   }
   // Merges in order: identities move to the survivor, and every profile that pointed at the merged
-  // one points at the survivor, so a read resolves in one hop.
+  // one points at the survivor, so a read resolves in one hop. The profile rows are locked first, in
+  // id order, the order the profile stage locks them in: the two never wait on each other in a cycle.
+  if (merges.length) {
+    await client.query(
+      `SELECT 1 FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[]))
+       ORDER BY id FOR UPDATE`,
+      [workspaceId, merges.map((m) => m.merged)],
+    );
+  }
   for (const m of merges) {
     await client.query("UPDATE identities SET profile_id = $2 WHERE workspace_id = $1 AND profile_id = $3", [
       workspaceId,
