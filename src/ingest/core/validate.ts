@@ -8,6 +8,8 @@ export interface ReadContext {
   newMessageId: () => string;
   /** The client's address; set as `context.ip` when the message has none (as Segment does). */
   ip?: string;
+  /** Size of the whole request body: when it is under the per-event limit, no event needs measuring. */
+  bodyBytes?: number;
 }
 
 /** An accepted event, normalised and ready to append to the log. */
@@ -120,8 +122,9 @@ function readOne(
     return reject(index, msg, "invalid_type", reason);
   }
   const t = type as MessageType;
-  const raw = JSON.stringify(msg);
-  const bytes = utf8Length(raw);
+  const small = ctx.bodyBytes !== undefined && ctx.bodyBytes <= LIMITS.eventBytes;
+  const raw = small ? undefined : JSON.stringify(msg);
+  const bytes = raw === undefined ? 0 : utf8Length(raw);
   if (bytes > LIMITS.eventBytes) {
     return reject(
       index,
