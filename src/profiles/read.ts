@@ -1,19 +1,12 @@
 import type { Pool, PoolClient } from "pg";
 import { NotFoundError, ValidationError } from "../errors/index.ts";
 import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
+import type { ProfileState } from "./core/apply.ts";
 
-export interface Profile {
+/** A person as the API shows them: the folded state (without per-trait times) and their graph. */
+export interface Profile extends Omit<ProfileState, "traitTimes"> {
   id: string;
-  traits: Record<string, unknown>;
   identities: Array<{ type: string; value: string }>;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  lastIp: string | null;
-  location: Record<string, unknown> | null;
-  timezone: string | null;
-  device: Record<string, unknown> | null;
-  eventCount: number;
-  counts: Record<string, number>;
   /** Profiles merged into this one, with the cause. */
   mergedFrom: Array<{ id: string; cause: string; at: string }>;
   /** Identity decisions about this person (GET /api/v1/identity/decisions?profileId= lists them). */
