@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
-import { applyUnit, dependenciesOf } from "./core/partition.ts";
+import { applyUnit, mergedElsewhere } from "./core/partition.ts";
 import type { AppliedEvent, PipelineStage } from "./stage.ts";
 
 /** What one apply batch did. */
@@ -34,27 +34,28 @@ export async function runApply(
       [partition, batchSize],
     );
     if (rows.length === 0) return { taken: 0, applied: 0 };
-    // Keep the prefix whose dependencies are met; a workspace's later events wait behind a blocked one.
-    // A merge waits until every partition holding a profile it merges has nothing left below its seq
-    // (the merged profiles' earlier events, and the merges that fed them, transitively). Those rows
-    // are read committed: a batch applying them elsewhere counts as pending until it commits.
+    // A merge waits until the profiles it merges, queued in other partitions, have nothing left below
+    // its seq (their earlier events, and the merges that fed them, transitively: each of those waited
+    // in turn). Those rows are read committed: a batch applying them elsewhere counts as pending until
+    // it commits. A waiting event holds back the later events of its own profile (and of any event
+    // merging that profile) in this batch; other people's events go ahead.
     const ready: typeof rows = [];
     const blocked = new Set<string>();
+    const key = (workspaceId: string, profileId: string) => `${workspaceId}/${profileId}`;
     for (const row of rows) {
-      if (blocked.has(row.workspace_id)) continue;
-      const others = dependenciesOf(partition, row.merged);
-      if (others.length > 0) {
+      const mine = [row.profile_id, ...row.merged].map((p) => key(row.workspace_id, p));
+      let wait = mine.some((k) => blocked.has(k));
+      const elsewhere = mergedElsewhere(partition, row.merged);
+      if (!wait && elsewhere.length > 0) {
         const { rows: pending } = await tx.query(
-          `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND partition = ANY($2::int[]) AND seq < $3
+          `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND seq < $3
            LIMIT 1`,
-          [row.workspace_id, others, row.seq],
+          [row.workspace_id, elsewhere, row.seq],
         );
-        if (pending.length > 0) {
-          blocked.add(row.workspace_id);
-          continue;
-        }
+        wait = pending.length > 0;
       }
-      ready.push(row);
+      if (wait) for (const k of mine) blocked.add(k);
+      else ready.push(row);
     }
     if (ready.length === 0) return { taken: 0, applied: 0 };
 

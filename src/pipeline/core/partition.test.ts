@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ALL_UNITS, PARTITIONS, dependenciesOf, fairShare, partitionOf } from "./partition.ts";
+import { ALL_UNITS, PARTITIONS, fairShare, mergedElsewhere, partitionOf } from "./partition.ts";
 
 /** A profile id (UUID) whose first 32 bits put it in `partition`. */
 const inPartition = (partition: number, n = 0) =>
@@ -11,12 +11,12 @@ describe("partitions", () => {
     expect(partitionOf(inPartition(3, 5))).toBe(3);
   });
 
-  it("makes a merge wait for every other partition it merges from, once each", () => {
-    expect(dependenciesOf(2, [])).toEqual([]);
-    expect(dependenciesOf(2, [inPartition(2)])).toEqual([]);
-    expect(dependenciesOf(2, [inPartition(5), inPartition(2), inPartition(1), inPartition(5, 1)])).toEqual([
-      1, 5,
-    ]);
+  it("makes a merge wait for every profile it merges from another partition, once each", () => {
+    expect(mergedElsewhere(2, [])).toEqual([]);
+    expect(mergedElsewhere(2, [inPartition(2)])).toEqual([]);
+    expect(
+      mergedElsewhere(2, [inPartition(5), inPartition(2), inPartition(1), inPartition(5, 1), inPartition(5)]),
+    ).toEqual([inPartition(5), inPartition(1), inPartition(5, 1)]);
   });
 
   it("gives each worker the smallest share that still leaves no unit without a holder", () => {

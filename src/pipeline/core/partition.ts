@@ -19,10 +19,10 @@ export function fairShare(units: number, workers: number): number {
 }
 
 /**
- * The other partitions an event queued in `partition` must wait for: those of the profiles it merges.
- * Their earlier events (seq below the event's) are queued there and must be applied before the merge
- * absorbs those profiles; every one of them, since one event can merge several profiles.
+ * The profiles an event queued in `partition` must wait for: those it merges that live in other
+ * partitions. Their earlier events (seq below the event's) are queued there and must be applied
+ * before the merge absorbs them; every one of them, since one event can merge several profiles.
  */
-export function dependenciesOf(partition: number, merged: readonly string[]): number[] {
-  return [...new Set(merged.map(partitionOf))].filter((p) => p !== partition).sort((a, b) => a - b);
+export function mergedElsewhere(partition: number, merged: readonly string[]): string[] {
+  return [...new Set(merged)].filter((p) => partitionOf(p) !== partition);
 }
