@@ -92,6 +92,44 @@ export async function startWaymark(
   };
 }
 
+/**
+ * `node bin/waymark.js start --role worker --port 0 --data-dir <dataDir>` on another server's database
+ * (DATABASE_URL): a process running the event pipeline alone. Ready once its banner is printed.
+ */
+export async function startWaymarkWorker(
+  dataDir: string,
+  databaseUrl: string,
+  options: { nodeArgs?: string[] } = {},
+  timeoutMs = 60_000,
+): Promise<Child> {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const key of Object.keys(env)) {
+    if (key === "DATABASE_URL" || key.startsWith("WAYMARK_")) delete env[key];
+  }
+  const entry: Stoppable = {
+    child: spawn(
+      process.execPath,
+      [
+        ...(options.nodeArgs ?? []),
+        ...["bin/waymark.js", "start", "--role", "worker", "--port", "0", "--data-dir", dataDir],
+      ],
+      {
+        cwd: ROOT,
+        env: { ...env, DATABASE_URL: databaseUrl, WAYMARK_LOG_LEVEL: "warn" },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    ),
+  };
+  const child = watch(entry);
+  const url = await waitForLine(
+    entry.child,
+    /^Waymark worker listening on (http:\/\/\S+)$/m,
+    timeoutMs,
+    child.stderrTail,
+  );
+  return { ...child, url };
+}
+
 /** A bare Fastify server answering `{}` to every POST: the cost of HTTP and JSON alone. */
 export async function startNoopServer(timeoutMs = 30_000): Promise<Child> {
   const entry: Stoppable = {

@@ -13,6 +13,7 @@ import {
   type BaselineResult,
 } from "./baseline.ts";
 import { EventFactory } from "./events.ts";
+import { PIPELINE_SCENARIOS, readSuiteConfig, runPipelineSuite, suiteTimeLimitMs } from "./pipeline-suite.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
 import { readPipeline, waitForDrain } from "./pipeline.ts";
 import { readRssMb, watchUsage, type Usage, type Watched } from "./proc-stats.ts";
@@ -41,12 +42,17 @@ import {
  * BENCH_WRITE_README=0 to leave the README alone, BENCH_SCENARIOS=idle,baseline,batch,track,noop to run
  * some only, BENCH_SERVER_NODE_ARGS for node options of the server process (e.g. --cpu-prof),
  * BENCH_SERVER_ROLE=api to run the server without its event pipeline, BENCH_DRAIN_SECONDS (default
- * 30) for how long to wait for the pipeline to drain after a scenario.
+ * 30) for how long to wait for the pipeline to drain after a scenario. Then, on a data dir of their
+ * own, the event pipeline and profile benchmarks (pipeline, lag, profiles: see pipeline-suite.ts),
+ * whose results go to a second section of the README.
  */
 
 const SECONDS = envNumber("BENCH_SECONDS", 10);
 const WARMUP = envNumber("BENCH_WARMUP_SECONDS", 2);
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS || "idle,baseline,batch,track,noop").split(","));
+const INGESTION_SCENARIOS = ["idle", "baseline", "batch", "track", "noop"];
+const SCENARIOS = new Set(
+  (process.env.BENCH_SCENARIOS || [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS].join(",")).split(","),
+);
 const IDLE_SECONDS = 3;
 const DRAIN_SECONDS = envNumber("BENCH_DRAIN_SECONDS", 30);
 const ROLE = process.env.BENCH_SERVER_ROLE || undefined;
@@ -57,8 +63,16 @@ const BATCH_EVENTS = 100;
 const BATCH_CLIENTS = 16;
 const TRACK_CLIENTS = 64;
 const BASELINE_CONNECTIONS = 16;
+const SUITE = readSuiteConfig(process.env, {
+  seconds: SECONDS,
+  warmupSeconds: WARMUP,
+  drainSeconds: DRAIN_SECONDS,
+});
 // Start-up (initdb, migrations) and shutdown take well under a minute; past this something hangs.
-const TIME_LIMIT_MS = (4 * (SECONDS + WARMUP) + 2 * DRAIN_SECONDS + 150) * 1000;
+const TIME_LIMIT_MS =
+  (INGESTION_SCENARIOS.some((k) => SCENARIOS.has(k))
+    ? (4 * (SECONDS + WARMUP) + 2 * DRAIN_SECONDS + 150) * 1000
+    : 0) + suiteTimeLimitMs(SUITE, SCENARIOS);
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -78,115 +92,137 @@ async function main(): Promise<void> {
   // The embedded PostgreSQL runs as the postgres user when we are root: it must traverse this.
   await chmod(tmp, 0o755);
   try {
-    log(`starting waymark (data in ${tmp})`);
-    const server = await startWaymark(path.join(tmp, "data"), {
+    if (INGESTION_SCENARIOS.some((k) => SCENARIOS.has(k))) await ingestion(tmp);
+    const report = await runPipelineSuite({
+      tmp,
+      scenarios: SCENARIOS,
+      config: SUITE,
       nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
-      role: ROLE,
+      log,
+      readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
     });
-    started.postmasterPid = server.postmasterPid;
-    log(`server ${server.url} (pid ${server.pid}), PostgreSQL pid ${server.postmasterPid}`);
-    const db = new pg.Client({ connectionString: server.databaseUrl, application_name: "waymark-bench" });
-    started.db = db;
-    db.on("error", () => undefined); // lost when the server stops; queries then fail and say so
-    await db.connect();
-    const machine = { ...(await describe(db)), role: ROLE ?? "all", serverIdleRssMb: readRssMb(server.pid) };
-    const factory = new EventFactory();
-    const results: ScenarioResult[] = [];
-    const attempt = async (
-      fallback: Pick<ScenarioResult, "key" | "name" | "clients">,
-      run: () => Promise<ScenarioResult>,
-    ) => {
-      if (!SCENARIOS.has(fallback.key)) return;
-      log(
-        fallback.key === "idle"
-          ? `${fallback.name}: ${IDLE_SECONDS} s`
-          : `${fallback.name}: ${WARMUP} s warm-up, ${SECONDS} s measured`,
-      );
-      try {
-        await settle(db);
-        results.push(await run());
-      } catch (err) {
-        log(`${fallback.name} failed: ${(err as Error).stack ?? String(err)}`);
-        results.push({ ...emptyResult(fallback), error: (err as Error).message });
-      }
-    };
-
-    const idleName = "idle (no load)";
-    await attempt({ key: "idle", name: idleName, clients: 0 }, () => idleScenario(server, idleName));
-    const baselineName = `PostgreSQL INSERT, ${BATCH_EVENTS} rows/statement`;
-    await attempt({ key: "baseline", name: baselineName, clients: BASELINE_CONNECTIONS }, () =>
-      baselineScenario(db, server, factory, baselineName),
-    );
-    const auth = { authorization: `Basic ${Buffer.from(`${server.writeKey}:`).toString("base64")}` };
-    const batchName = `/v1/batch, ${BATCH_EVENTS} events/request`;
-    await attempt({ key: "batch", name: batchName, clients: BATCH_CLIENTS }, () =>
-      httpScenario(db, server, {
-        key: "batch",
-        name: batchName,
-        origin: server.url,
-        path: "/v1/batch",
-        clients: BATCH_CLIENTS,
-        headers: auth,
-        eventsPerRequest: BATCH_EVENTS,
-        nextBody: () => ({
-          body: factory.batch(BATCH_EVENTS, new Date().toISOString()),
-          events: BATCH_EVENTS,
-        }),
-      }),
-    );
-    const trackName = "/v1/track, 1 event/request";
-    await attempt({ key: "track", name: trackName, clients: TRACK_CLIENTS }, () =>
-      httpScenario(db, server, {
-        key: "track",
-        name: trackName,
-        origin: server.url,
-        path: "/v1/track",
-        clients: TRACK_CLIENTS,
-        headers: auth,
-        eventsPerRequest: 1,
-        nextBody: () => ({ body: factory.track(new Date().toISOString()), events: 1 }),
-      }),
-    );
-    const noopName = "no-op Fastify, 1 event/request";
-    await attempt({ key: "noop", name: noopName, clients: TRACK_CLIENTS }, async () => {
-      const noop = await startNoopServer();
-      try {
-        return await httpScenario(null, server, {
-          key: "noop",
-          name: noopName,
-          origin: noop.url,
-          path: "/v1/track",
-          clients: TRACK_CLIENTS,
-          headers: auth,
-          eventsPerRequest: 1,
-          serverPid: noop.pid,
-          nextBody: () => ({ body: factory.track(new Date().toISOString()), events: 1 }),
-        });
-      } finally {
-        await stopChild(noop.pid);
-      }
-    });
-
-    const report = renderReport(machine, results);
-    process.stdout.write(`\n${report}\n\n`);
-    if (process.env.BENCH_WRITE_README !== "0" && !process.env.BENCH_SCENARIOS) {
-      await writeReadme(README, report);
-      log(`results written to ${path.relative(process.cwd(), README)}`);
-    }
+    if (report) process.stdout.write(`\n${report}\n\n`);
   } finally {
     await cleanUp();
   }
 }
 
+/** The ingestion scenarios, on a server of their own, stopped afterwards. */
+async function ingestion(tmp: string): Promise<void> {
+  log(`starting waymark (data in ${tmp})`);
+  const server = await startWaymark(path.join(tmp, "data"), {
+    nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+    role: ROLE,
+  });
+  started.postmasterPid = server.postmasterPid;
+  log(`server ${server.url} (pid ${server.pid}), PostgreSQL pid ${server.postmasterPid}`);
+  const db = new pg.Client({ connectionString: server.databaseUrl, application_name: "waymark-bench" });
+  started.db = db;
+  db.on("error", () => undefined); // lost when the server stops; queries then fail and say so
+  await db.connect();
+  const machine = { ...(await describe(db)), role: ROLE ?? "all", serverIdleRssMb: readRssMb(server.pid) };
+  const factory = new EventFactory();
+  const results: ScenarioResult[] = [];
+  const attempt = async (
+    fallback: Pick<ScenarioResult, "key" | "name" | "clients">,
+    run: () => Promise<ScenarioResult>,
+  ) => {
+    if (!SCENARIOS.has(fallback.key)) return;
+    log(
+      fallback.key === "idle"
+        ? `${fallback.name}: ${IDLE_SECONDS} s`
+        : `${fallback.name}: ${WARMUP} s warm-up, ${SECONDS} s measured`,
+    );
+    try {
+      await settle(db);
+      results.push(await run());
+    } catch (err) {
+      log(`${fallback.name} failed: ${(err as Error).stack ?? String(err)}`);
+      results.push({ ...emptyResult(fallback), error: (err as Error).message });
+    }
+  };
+
+  const idleName = "idle (no load)";
+  await attempt({ key: "idle", name: idleName, clients: 0 }, () => idleScenario(server, idleName));
+  const baselineName = `PostgreSQL INSERT, ${BATCH_EVENTS} rows/statement`;
+  await attempt({ key: "baseline", name: baselineName, clients: BASELINE_CONNECTIONS }, () =>
+    baselineScenario(db, server, factory, baselineName),
+  );
+  const auth = { authorization: `Basic ${Buffer.from(`${server.writeKey}:`).toString("base64")}` };
+  const batchName = `/v1/batch, ${BATCH_EVENTS} events/request`;
+  await attempt({ key: "batch", name: batchName, clients: BATCH_CLIENTS }, () =>
+    httpScenario(db, server, {
+      key: "batch",
+      name: batchName,
+      origin: server.url,
+      path: "/v1/batch",
+      clients: BATCH_CLIENTS,
+      headers: auth,
+      eventsPerRequest: BATCH_EVENTS,
+      nextBody: () => ({
+        body: factory.batch(BATCH_EVENTS, new Date().toISOString()),
+        events: BATCH_EVENTS,
+      }),
+    }),
+  );
+  const trackName = "/v1/track, 1 event/request";
+  await attempt({ key: "track", name: trackName, clients: TRACK_CLIENTS }, () =>
+    httpScenario(db, server, {
+      key: "track",
+      name: trackName,
+      origin: server.url,
+      path: "/v1/track",
+      clients: TRACK_CLIENTS,
+      headers: auth,
+      eventsPerRequest: 1,
+      nextBody: () => ({ body: factory.track(new Date().toISOString()), events: 1 }),
+    }),
+  );
+  const noopName = "no-op Fastify, 1 event/request";
+  await attempt({ key: "noop", name: noopName, clients: TRACK_CLIENTS }, async () => {
+    const noop = await startNoopServer();
+    try {
+      return await httpScenario(null, server, {
+        key: "noop",
+        name: noopName,
+        origin: noop.url,
+        path: "/v1/track",
+        clients: TRACK_CLIENTS,
+        headers: auth,
+        eventsPerRequest: 1,
+        serverPid: noop.pid,
+        nextBody: () => ({ body: factory.track(new Date().toISOString()), events: 1 }),
+      });
+    } finally {
+      await stopChild(noop.pid);
+    }
+  });
+
+  const report = renderReport(machine, results);
+  process.stdout.write(`\n${report}\n\n`);
+  if (process.env.BENCH_WRITE_README !== "0" && !process.env.BENCH_SCENARIOS) {
+    await writeReadme(README, report);
+    log(`results written to ${path.relative(process.cwd(), README)}`);
+  }
+  // The pipeline benchmarks run alone on the machine.
+  await stopServers();
+}
+
 /** Closes our connection, stops the servers (and their PostgreSQL) and removes the data. Idempotent. */
 async function cleanUp(): Promise<void> {
-  const { db, tmp, postmasterPid } = started;
-  started.db = undefined;
+  const { tmp } = started;
   started.tmp = undefined;
+  await stopServers();
+  if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
+}
+
+/** Closes our connection and stops the servers (and their PostgreSQL). Idempotent. */
+async function stopServers(): Promise<void> {
+  const { db, postmasterPid } = started;
+  started.db = undefined;
   await db?.end().catch(() => undefined);
   await stopAll();
   await waitForExit(postmasterPid);
-  if (tmp) await rm(tmp, { recursive: true, force: true, maxRetries: 5 });
 }
 
 async function describe(db: pg.Client): Promise<Omit<Machine, "role" | "serverIdleRssMb">> {
