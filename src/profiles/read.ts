@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import { NotFoundError, ValidationError } from "../errors/index.ts";
 import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
 import type { ProfileState } from "./core/apply.ts";
+import { fromRow } from "./stage.ts";
 
 /** A person as the API shows them: the folded state (without per-trait times) and their graph. */
 export interface Profile extends Omit<ProfileState, "traitTimes"> {
@@ -47,18 +48,11 @@ export async function getProfile(db: Queryable, workspaceId: string, id: string)
   );
   const r = rows[0];
   const merges = r.merges as Array<{ id: string; cause: string; at: string }>;
+  const { traitTimes: _traitTimes, ...state } = fromRow(r);
   return {
     id: live,
-    traits: r.traits,
+    ...state,
     identities: r.ids,
-    firstSeen: r.first_seen?.toISOString() ?? null,
-    lastSeen: r.last_seen?.toISOString() ?? null,
-    lastIp: r.last_ip,
-    location: r.location,
-    timezone: r.timezone,
-    device: r.device,
-    eventCount: Number(r.event_count),
-    counts: r.counts,
     mergedFrom: merges.map((m) => ({ id: m.id, cause: m.cause, at: new Date(m.at).toISOString() })),
     identityDecisions: r.decisions,
   };

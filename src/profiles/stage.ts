@@ -2,7 +2,8 @@ import type { PoolClient } from "pg";
 import type { AppliedEvent, PipelineStage } from "../pipeline/index.ts";
 import { EMPTY_PROFILE, absorbProfile, applyEvent, type ProfileState } from "./core/apply.ts";
 
-interface Row {
+/** A `profiles` row as the stage and the reads select it (`SELECT p.*`). */
+export interface ProfileRow {
   workspace_id: string;
   id: string;
   traits: Record<string, unknown>;
@@ -30,7 +31,7 @@ export const profileStage: PipelineStage = {
         wanted.set(keyOf(e.workspaceId, id), { w: e.workspaceId, id });
     }
     const list = [...wanted.values()];
-    const { rows } = await tx.query<Row>(
+    const { rows } = await tx.query<ProfileRow>(
       `SELECT p.* FROM profiles p JOIN unnest($1::uuid[], $2::uuid[]) AS x(w, id)
          ON p.workspace_id = x.w AND p.id = x.id
        ORDER BY p.workspace_id, p.id FOR UPDATE OF p`,
@@ -79,7 +80,8 @@ export const profileStage: PipelineStage = {
   },
 };
 
-function fromRow(r: Row): ProfileState {
+/** The folded state of a `profiles` row. */
+export function fromRow(r: ProfileRow): ProfileState {
   return {
     traits: r.traits,
     traitTimes: r.trait_times,
@@ -89,7 +91,7 @@ function fromRow(r: Row): ProfileState {
     location: r.location,
     timezone: r.timezone,
     device: r.device,
-    eventCount: r.event_count,
+    eventCount: Number(r.event_count),
     counts: r.counts,
   };
 }
