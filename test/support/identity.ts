@@ -1,4 +1,5 @@
 import { expect } from "vitest";
+import type { IdentityDecision } from "../../src/identity/index.ts";
 import type { TestServer } from "./server.ts";
 
 /** A profile as the admin API answers it (the fields identity stories look at). */
@@ -11,15 +12,8 @@ export interface ProfileView {
   identityDecisions?: number;
 }
 
-export interface DecisionView {
-  id: number;
-  kind: string;
-  identifier: { type: string; value: string };
-  profileId: string | null;
-  otherProfileId: string | null;
-  reason: string;
-  eventSeq: number;
-}
+/** A decision as GET /api/v1/identity/decisions answers it. */
+export type DecisionView = IdentityDecision;
 
 export interface SuggestionView {
   id: number;
