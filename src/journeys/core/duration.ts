@@ -70,7 +70,7 @@ export const durationSchema = z
   .string()
   .refine((text) => parseDuration(text) !== undefined, { message: DURATION_MESSAGE });
 
-/** A duration the way people write it (5400000 -> `1h30m`), for audit messages; parseDuration reads it back. */
+/** A duration as people write it (5400000 -> `1h30m`), for audit messages; parseDuration reads it back. */
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return String(ms);
   let rest = Math.round(Math.abs(ms));
