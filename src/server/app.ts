@@ -14,6 +14,7 @@ import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
+import { tableRoutes } from "./routes/tables.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 
 /** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
@@ -83,6 +84,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await identityRoutes(admin, deps);
       await gdprRoutes(admin, deps);
       await pipelineRoutes(admin, deps);
+      await tableRoutes(admin, deps);
     });
   }
   return app;
