@@ -7,3 +7,11 @@ export {
   type Cidr,
   type DestinationCheck,
 } from "./core/address.ts";
+export {
+  createOutboundClient,
+  type OutboundClient,
+  type OutboundClientOptions,
+  type OutboundFailureKind,
+  type OutboundRequest,
+  type OutboundResult,
+} from "./http.ts";
