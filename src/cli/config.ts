@@ -1,4 +1,5 @@
 import path from "node:path";
+import { parseAllowList, type AllowList } from "../outbound/index.ts";
 
 /** Everything `waymark start` can be told, from flags first, then the environment, then defaults. */
 export interface Config {
@@ -16,6 +17,11 @@ export interface Config {
    * false (default), true (any), or a list of addresses/CIDRs.
    */
   trustProxy: boolean | string[];
+  /**
+   * Private, loopback and link-local destinations outbound HTTP (webhooks) may reach anyway: host
+   * names and addresses/CIDRs from WAYMARK_OUTBOUND_ALLOW. Empty by default: all such are refused.
+   */
+  outboundAllow: AllowList;
 }
 
 export interface ConfigFlags {
@@ -46,6 +52,7 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     publicUrl: env.WAYMARK_PUBLIC_URL || undefined,
     logLevel: env.WAYMARK_LOG_LEVEL ?? "info",
     trustProxy: readTrustProxy(env.WAYMARK_TRUST_PROXY),
+    outboundAllow: parseAllowList(env.WAYMARK_OUTBOUND_ALLOW),
   };
 }
 
