@@ -1,6 +1,8 @@
 import { pino, type Logger } from "pino";
 import { migrate } from "../db/index.ts";
 import { EventWriter, ensurePartitions } from "../ingest/index.ts";
+import { JourneyWorker, VersionCache, journeyStage } from "../journeys/index.ts";
+import { createOutboundClient } from "../outbound/index.ts";
 import { PipelineWorker } from "../pipeline/index.ts";
 import { profileStage } from "../profiles/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../server/index.ts";
@@ -34,6 +36,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     await ensurePartitions(db.pool, new Date());
 
     const metrics = createMetrics();
+    const versions = new VersionCache();
     const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
     const app = await buildApp({
       pool: db.pool,
@@ -43,17 +46,28 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       role: config.role,
       trustProxy: config.trustProxy,
       logger: log,
+      versions,
     });
     const pipeline =
       config.role === "api"
         ? undefined
         : new PipelineWorker(db.pool, {
-            stages: [profileStage],
+            stages: [profileStage, journeyStage({ versions })],
             onError: (err) => log.error({ err }, "pipeline batch failed; retrying"),
             onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
           });
+    const outbound = createOutboundClient({ allow: config.outboundAllow });
+    const journeys =
+      config.role === "api"
+        ? undefined
+        : new JourneyWorker(db.pool, {
+            versions,
+            outbound,
+            onError: (err) => log.error({ err }, "journey runtime round failed; retrying"),
+          });
     await app.listen({ port: config.port, host: config.host });
     pipeline?.start();
+    journeys?.start();
     const address = app.server.address();
     const port = typeof address === "object" && address ? address.port : config.port;
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
@@ -101,6 +115,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // Finishes the batches in flight and gives the leases back, so other workers take the units
         // over at once instead of after the lease expires.
         await pipeline?.stop();
+        await journeys?.stop();
+        await outbound.close();
         await db.close();
       },
     };

@@ -10,6 +10,7 @@ import { pipelineLag } from "../pipeline/index.ts";
 import { SuppressionList } from "../profiles/index.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { identityRoutes } from "./routes/identity.ts";
+import { journeyRoutes } from "./routes/journeys.ts";
 import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
@@ -85,6 +86,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await gdprRoutes(admin, deps);
       await pipelineRoutes(admin, deps);
       await tableRoutes(admin, deps);
+      await journeyRoutes(admin, deps);
     });
   }
   return app;

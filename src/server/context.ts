@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { Pool } from "pg";
 import type { EventWriter } from "../ingest/index.ts";
+import type { VersionCache } from "../journeys/index.ts";
 import type { SuppressionList } from "../profiles/index.ts";
 import type { Workspace, WorkspaceResolver } from "../workspaces/index.ts";
 import type { Metrics } from "./metrics.ts";
@@ -20,6 +21,8 @@ export interface ServerDeps {
   now?: () => Date;
   /** Erased people's identifiers, checked at ingest (default: one built on `pool`). */
   suppression?: SuppressionList;
+  /** Published journey versions (immutable), shared with the journey runtime. */
+  versions?: VersionCache;
 }
 
 /** What routes get once the app has filled in the defaults. */

@@ -1,5 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
+import { JourneyWorker, VersionCache, journeyStage } from "../../src/journeys/index.ts";
+import { createOutboundClient, parseAllowList } from "../../src/outbound/index.ts";
 import { PipelineWorker, type PipelineStage } from "../../src/pipeline/index.ts";
 import { profileStage } from "../../src/profiles/index.ts";
 import { buildApp, createMetrics, observeWrites } from "../../src/server/index.ts";
@@ -14,6 +16,8 @@ export interface TestServer {
   keys: WorkspaceKeys;
   /** The pipeline worker, when started with `pipeline: true`. */
   pipeline: PipelineWorker | undefined;
+  /** The journey runtime's timer loop and outbox, when started with `pipeline: true`. */
+  journeys: JourneyWorker | undefined;
   /** fetch against the server with the admin token. */
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON to a tracking route with the write key as HTTP Basic user. */
@@ -30,12 +34,19 @@ export async function startTestServer(
     stages?: PipelineStage[];
     /** The pipeline's batch size (default: the worker's). */
     batchSize?: number;
+    /** WAYMARK_OUTBOUND_ALLOW for the journey runtime's webhooks (default: 127.0.0.1). */
+    outboundAllow?: string;
+    /** Resolver for outbound host names (tests map names to loopback addresses). */
+    lookup?: Parameters<typeof createOutboundClient>[0]["lookup"];
+    /** Timer and outbox poll interval (ms). */
+    pollMs?: number;
   } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
   await ensurePartitions(db.pool, new Date());
   const keys = await createWorkspace(db.pool, "test");
   const metrics = createMetrics();
+  const versions = new VersionCache();
   const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
   const app = await buildApp({
     pool: db.pool,
@@ -43,18 +54,37 @@ export async function startTestServer(
     workspaces: new WorkspaceResolver(db.pool),
     metrics,
     role: "all",
+    versions,
     ...(options.now ? { now: options.now } : {}),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const pipeline = options.pipeline
     ? new PipelineWorker(db.pool, {
-        stages: [profileStage, ...(options.stages ?? [])],
+        stages: [
+          profileStage,
+          journeyStage({ versions, ...(options.now ? { now: options.now } : {}) }),
+          ...(options.stages ?? []),
+        ],
         // No fast polling: the tests go through the LISTEN/NOTIFY wake-ups the product uses.
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
         onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
       })
     : undefined;
   pipeline?.start();
+  const outbound = createOutboundClient({
+    allow: parseAllowList(options.outboundAllow ?? "127.0.0.1"),
+    timeoutMs: 2_000,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  const journeys = options.pipeline
+    ? new JourneyWorker(db.pool, {
+        versions,
+        outbound,
+        pollMs: options.pollMs ?? 50,
+        ...(options.now ? { now: options.now } : {}),
+      })
+    : undefined;
+  journeys?.start();
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   const basic = `Basic ${Buffer.from(`${keys.writeKey}:`).toString("base64")}`;
@@ -76,8 +106,11 @@ export async function startTestServer(
           typeof body === "string" || body instanceof Uint8Array ? (body as BodyInit) : JSON.stringify(body),
       }),
     pipeline,
+    journeys,
     close: async () => {
       await pipeline?.stop();
+      await journeys?.stop();
+      await outbound.close();
       await app.close();
       await writer.close();
       await db.drop();

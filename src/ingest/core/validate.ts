@@ -174,6 +174,7 @@ function normalise(
 
   const message: Record<string, unknown> = { ...msg, type, messageId };
   delete message.writeKey; // a credential, never stored
+  delete message.waymark; // reserved for messages Waymark writes itself (journey triggers)
   if (userId !== null) message.userId = userId;
   if (anonymousId !== null) message.anonymousId = anonymousId;
   if (type === "alias") message.previousId = String(msg.previousId);

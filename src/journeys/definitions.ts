@@ -1,0 +1,224 @@
+import type { Pool, PoolClient } from "pg";
+import { withTx } from "../db/index.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors/index.ts";
+import { journeyDefinitionSchema, type JourneyDefinition } from "./core/definition.ts";
+import { validateJourney, type Violation } from "./core/validate.ts";
+import type { JourneyVersion } from "./engine/types.ts";
+
+export const JOURNEY_STATUSES = ["draft", "active", "paused", "archived"] as const;
+export type JourneyStatus = (typeof JOURNEY_STATUSES)[number];
+
+/** A journey as listed: its state, not its steps. */
+export interface JourneySummary {
+  key: string;
+  name: string;
+  status: JourneyStatus;
+  publishedVersion: number | null;
+  draftUpdatedAt: string;
+  updatedAt: string;
+}
+
+interface JourneyRow {
+  key: string;
+  name: string;
+  status: JourneyStatus;
+  draft: unknown;
+  draft_updated_at: Date;
+  published_version: number | null;
+  updated_at: Date;
+}
+
+const summary = (r: JourneyRow): JourneySummary => ({
+  key: r.key,
+  name: r.name,
+  status: r.status,
+  publishedVersion: r.published_version,
+  draftUpdatedAt: r.draft_updated_at.toISOString(),
+  updatedAt: r.updated_at.toISOString(),
+});
+
+async function tableNames(db: Pool | PoolClient, workspaceId: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>("SELECT name FROM data_tables WHERE workspace_id = $1", [
+    workspaceId,
+  ]);
+  return rows.map((r) => r.name);
+}
+
+/** Validates a definition against the workspace (its data tables). */
+export async function checkJourney(
+  pool: Pool,
+  workspaceId: string,
+  definition: unknown,
+): Promise<Violation[]> {
+  return validateJourney(definition, { tables: await tableNames(pool, workspaceId) });
+}
+
+/** Saves the draft (violations allowed: a draft is work in progress) and returns its violations. */
+export async function saveDraft(
+  pool: Pool,
+  workspaceId: string,
+  key: string,
+  definition: unknown,
+): Promise<{ journey: JourneySummary; violations: Violation[] }> {
+  const body = definition as Record<string, unknown> | null;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new ValidationError("the journey definition must be a JSON object");
+  }
+  if (body.key !== undefined && body.key !== key) {
+    throw new ValidationError(`key "${String(body.key)}" in the body differs from "${key}" in the URL`);
+  }
+  const draft = { ...body, key };
+  const violations = await checkJourney(pool, workspaceId, draft);
+  const name = typeof body.name === "string" && body.name ? body.name : key;
+  const { rows } = await pool.query<JourneyRow>(
+    `INSERT INTO journeys (workspace_id, key, name, draft) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (workspace_id, key) DO UPDATE
+       SET name = excluded.name, draft = excluded.draft, draft_updated_at = now(), updated_at = now()
+     RETURNING *`,
+    [workspaceId, key, name.slice(0, 200), JSON.stringify(draft)],
+  );
+  return { journey: summary(rows[0]!), violations };
+}
+
+/** Publishes the draft as the next immutable version and activates the journey. */
+export async function publishJourney(
+  pool: Pool,
+  workspaceId: string,
+  key: string,
+): Promise<{ journey: JourneySummary; version: number } | { violations: Violation[] }> {
+  return withTx(pool, async (tx) => {
+    const row = await lockJourney(tx, workspaceId, key);
+    if (row.status === "archived")
+      throw new ConflictError(`journey ${key} is archived; it cannot be published`);
+    const violations = validateJourney(row.draft, { tables: await tableNames(tx, workspaceId) });
+    if (violations.length > 0) return { violations };
+    const definition: JourneyDefinition = journeyDefinitionSchema.parse(row.draft);
+    const version = (row.published_version ?? 0) + 1;
+    await tx.query(
+      `INSERT INTO journey_versions (workspace_id, journey_key, version, definition) VALUES ($1, $2, $3, $4)`,
+      [workspaceId, key, version, JSON.stringify(definition)],
+    );
+    const { rows } = await tx.query<JourneyRow>(
+      `UPDATE journeys SET published_version = $3, status = 'active', updated_at = now()
+       WHERE workspace_id = $1 AND key = $2 RETURNING *`,
+      [workspaceId, key, version],
+    );
+    return { journey: summary(rows[0]!), version };
+  });
+}
+
+async function lockJourney(tx: PoolClient, workspaceId: string, key: string): Promise<JourneyRow> {
+  const { rows } = await tx.query<JourneyRow>(
+    "SELECT * FROM journeys WHERE workspace_id = $1 AND key = $2 FOR UPDATE",
+    [workspaceId, key],
+  );
+  if (!rows[0]) throw new NotFoundError(`no journey ${key}; save it first with PUT /api/v1/journeys/${key}`);
+  return rows[0];
+}
+
+/** pause | resume | archive: the allowed moves between statuses. */
+export async function setJourneyStatus(
+  pool: Pool,
+  workspaceId: string,
+  key: string,
+  action: "pause" | "resume" | "archive",
+): Promise<JourneySummary> {
+  return withTx(pool, async (tx) => {
+    const row = await lockJourney(tx, workspaceId, key);
+    const allowed: Record<typeof action, JourneyStatus[]> = {
+      pause: ["active"],
+      resume: ["paused"],
+      archive: ["draft", "active", "paused"],
+    };
+    if (!allowed[action].includes(row.status)) {
+      throw new ConflictError(
+        `journey ${key} is ${row.status}; ${action} needs it ${allowed[action].join(" or ")}`,
+      );
+    }
+    const status: JourneyStatus = action === "pause" ? "paused" : action === "resume" ? "active" : "archived";
+    const { rows } = await tx.query<JourneyRow>(
+      "UPDATE journeys SET status = $3, updated_at = now() WHERE workspace_id = $1 AND key = $2 RETURNING *",
+      [workspaceId, key, status],
+    );
+    return summary(rows[0]!);
+  });
+}
+
+export async function listJourneys(pool: Pool, workspaceId: string): Promise<JourneySummary[]> {
+  const { rows } = await pool.query<JourneyRow>(
+    "SELECT * FROM journeys WHERE workspace_id = $1 ORDER BY key",
+    [workspaceId],
+  );
+  return rows.map(summary);
+}
+
+/** A journey with its draft, the draft's violations and every published version. */
+export async function getJourney(pool: Pool, workspaceId: string, key: string) {
+  const { rows } = await pool.query<JourneyRow>(
+    "SELECT * FROM journeys WHERE workspace_id = $1 AND key = $2",
+    [workspaceId, key],
+  );
+  if (!rows[0]) throw new NotFoundError(`no journey ${key}`);
+  const versions = await pool.query<{ version: number; definition: JourneyDefinition; published_at: Date }>(
+    `SELECT version, definition, published_at FROM journey_versions
+     WHERE workspace_id = $1 AND journey_key = $2 ORDER BY version DESC`,
+    [workspaceId, key],
+  );
+  return {
+    ...summary(rows[0]),
+    draft: rows[0].draft,
+    violations: await checkJourney(pool, workspaceId, rows[0].draft),
+    versions: versions.rows.map((v) => ({
+      version: v.version,
+      publishedAt: v.published_at.toISOString(),
+      definition: v.definition,
+    })),
+  };
+}
+
+/** Published versions are immutable, so a process keeps them once read. */
+export class VersionCache {
+  private readonly cache = new Map<string, JourneyVersion>();
+
+  async get(
+    db: Pool | PoolClient,
+    workspaceId: string,
+    journey: string,
+    version: number,
+  ): Promise<JourneyVersion> {
+    const k = `${workspaceId}/${journey}/${version}`;
+    const hit = this.cache.get(k);
+    if (hit) return hit;
+    const { rows } = await db.query<{ definition: JourneyDefinition }>(
+      "SELECT definition FROM journey_versions WHERE workspace_id = $1 AND journey_key = $2 AND version = $3",
+      [workspaceId, journey, version],
+    );
+    if (!rows[0]) throw new NotFoundError(`journey ${journey} has no version ${version}`);
+    const v: JourneyVersion = { journey, version, definition: rows[0].definition };
+    this.cache.set(k, v);
+    return v;
+  }
+}
+
+/** The journeys that take new entries or run instances now, per workspace (active or paused). */
+export async function liveJourneys(
+  db: Pool | PoolClient,
+  workspaceIds: string[],
+): Promise<Array<{ workspaceId: string; key: string; status: JourneyStatus; version: number }>> {
+  const { rows } = await db.query<{
+    workspace_id: string;
+    key: string;
+    status: JourneyStatus;
+    published_version: number;
+  }>(
+    `SELECT workspace_id, key, status, published_version FROM journeys
+     WHERE workspace_id = ANY($1::uuid[]) AND status IN ('active', 'paused') AND published_version IS NOT NULL`,
+    [workspaceIds],
+  );
+  return rows.map((r) => ({
+    workspaceId: r.workspace_id,
+    key: r.key,
+    status: r.status,
+    version: r.published_version,
+  }));
+}

@@ -1,0 +1,131 @@
+import type { Pool, PoolClient } from "pg";
+import { withTx } from "../db/index.ts";
+import { ConflictError, NotFoundError, ValidationError } from "../errors/index.ts";
+import { appendEvents } from "../ingest/index.ts";
+import type { Message } from "./engine/types.ts";
+
+/** Who a call from Waymark itself is about: one of the ids, as the API takes them. */
+export interface PersonRef {
+  userId?: string | undefined;
+  anonymousId?: string | undefined;
+  profileId?: string | undefined;
+}
+
+/** The journey an API trigger message is for, or undefined for any other message. */
+export function apiTriggerOf(message: Message): string | undefined {
+  const w = message.waymark as { trigger?: unknown } | undefined;
+  return typeof w?.trigger === "string" ? w.trigger : undefined;
+}
+
+/**
+ * Appends a message Waymark writes itself (an API trigger, a journey's profile update) to the log,
+ * addressed to the person by userId or anonymousId, so it is applied in order like any event of
+ * theirs. A profileId is turned into one of the person's ids. `messageId` makes it idempotent: a
+ * second append with the same id is a duplicate and ignored. Returns whether it was new.
+ */
+export async function appendForPerson(
+  db: Pool | PoolClient,
+  workspaceId: string,
+  person: PersonRef,
+  message: Message & { messageId: string },
+  now: Date,
+): Promise<boolean> {
+  let { userId, anonymousId } = person;
+  if (!userId && !anonymousId) {
+    if (!person.profileId) throw new ValidationError("one of userId, anonymousId or profileId is required");
+    const ids = await idsOfProfile(db, workspaceId, person.profileId);
+    userId = ids.userId;
+    anonymousId = ids.anonymousId;
+  }
+  const at = now.toISOString();
+  const full: Message = {
+    ...message,
+    ...(userId ? { userId } : {}),
+    ...(anonymousId ? { anonymousId } : {}),
+    context: { library: { name: "waymark", version: "internal" }, ...((message.context as object) ?? {}) },
+    timestamp: at,
+    receivedAt: at,
+  };
+  const append = (client: PoolClient | Pool) =>
+    appendEvents(client, {
+      workspaceId,
+      events: [
+        {
+          messageId: message.messageId,
+          type: String(message.type),
+          userId: userId ?? null,
+          anonymousId: anonymousId ?? null,
+          event: typeof message.event === "string" ? message.event : null,
+          timestamp: at,
+          receivedAt: at,
+          message: full,
+        } as Parameters<typeof appendEvents>[1]["events"][number],
+      ],
+    });
+  const fresh = "release" in db ? await append(db) : await withTx(db, append);
+  return fresh[0] ?? false;
+}
+
+/** A user id (preferred) or anonymous id of the profile, following merges to the survivor. */
+async function idsOfProfile(
+  db: Pool | PoolClient,
+  workspaceId: string,
+  profileId: string,
+): Promise<{ userId?: string; anonymousId?: string }> {
+  const { rows } = await db.query<{ type: string; value: string }>(
+    `WITH RECURSIVE live(id) AS (
+       SELECT $2::uuid
+       UNION SELECT m.survivor_id FROM profile_merges m JOIN live ON m.workspace_id = $1 AND m.merged_id = live.id
+     )
+     SELECT i.type, i.value FROM identities i
+     WHERE i.workspace_id = $1 AND i.profile_id IN (SELECT id FROM live) AND i.type IN ('user_id', 'anonymous_id')
+     ORDER BY i.type DESC, i.value LIMIT 2`,
+    [workspaceId, profileId],
+  );
+  const userId = rows.find((r) => r.type === "user_id")?.value;
+  const anonymousId = rows.find((r) => r.type === "anonymous_id")?.value;
+  if (!userId && !anonymousId) {
+    throw new NotFoundError(`profile ${profileId} has no userId or anonymousId to address it by`);
+  }
+  return { ...(userId ? { userId } : {}), ...(anonymousId ? { anonymousId } : {}) };
+}
+
+/**
+ * `POST /api/v1/journeys/:key/trigger`: appends a `Journey Triggered` track event for the person,
+ * marked for this journey, so the entry happens in the pipeline in order with everything else the
+ * person did (and the rules of entry apply). Returns the event's messageId.
+ */
+export async function triggerJourney(
+  pool: Pool,
+  workspaceId: string,
+  journey: string,
+  request: PersonRef & { properties?: Record<string, unknown>; messageId?: string },
+  now: Date,
+  newId: () => string,
+): Promise<{ messageId: string; duplicate: boolean }> {
+  const { rows } = await pool.query<{ status: string }>(
+    "SELECT status FROM journeys WHERE workspace_id = $1 AND key = $2",
+    [workspaceId, journey],
+  );
+  if (!rows[0]) throw new NotFoundError(`no journey ${journey}`);
+  if (rows[0].status !== "active") {
+    throw new ConflictError(
+      `journey ${journey} is ${rows[0].status}; only an active journey can be triggered`,
+    );
+  }
+  const messageId = request.messageId ?? `trigger:${journey}:${newId()}`;
+  const fresh = await appendForPerson(
+    pool,
+    workspaceId,
+    request,
+    {
+      type: "track",
+      event: "Journey Triggered",
+      messageId,
+      properties: { journey, ...(request.properties ?? {}) },
+      waymark: { trigger: journey },
+    },
+    now,
+  );
+  return { messageId, duplicate: !fresh };
+}

@@ -1,0 +1,225 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  VersionCache,
+  exitInstances,
+  getInstance,
+  getJourney,
+  journeyDefinitionSchema,
+  journeyStats,
+  listInstances,
+  listJourneys,
+  publishJourney,
+  saveDraft,
+  setJourneyStatus,
+  triggerJourney,
+} from "../../journeys/index.ts";
+import type { ServerDeps } from "../context.ts";
+
+const keyParams = z.object({ key: z.string().min(1).max(100).describe("the journey's key") });
+const common = { tags: ["journeys"], security: [{ adminToken: [] }] };
+
+/** Journeys: drafts, publishing, status, triggers, stats and instances (admin token). */
+export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { versions?: VersionCache }) {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const now = deps.now ?? (() => new Date());
+  const versions = deps.versions ?? new VersionCache();
+
+  r.get(
+    "/api/v1/journeys/schema",
+    { schema: { ...common, summary: "The journey definition as JSON Schema (for editors and tools)" } },
+    async () => z.toJSONSchema(journeyDefinitionSchema, { io: "input", unrepresentable: "any" }),
+  );
+  r.get(
+    "/api/v1/journeys",
+    { schema: { ...common, summary: "Every journey with its status and version" } },
+    async (req) => ({
+      items: await listJourneys(deps.pool, req.workspace.id),
+    }),
+  );
+  r.put(
+    "/api/v1/journeys/:key",
+    {
+      schema: {
+        ...common,
+        summary:
+          "Save the draft; answers with its violations (a draft may have some; publish refuses it then)",
+        description: "The body is a journey definition (GET /api/v1/journeys/schema), as JSON.",
+        params: keyParams,
+        body: z.record(z.string(), z.unknown()),
+      },
+    },
+    async (req) => saveDraft(deps.pool, req.workspace.id, req.params.key, req.body),
+  );
+  r.get(
+    "/api/v1/journeys/:key",
+    {
+      schema: {
+        ...common,
+        summary: "The journey: draft, its violations and every published version",
+        params: keyParams,
+      },
+    },
+    async (req) => getJourney(deps.pool, req.workspace.id, req.params.key),
+  );
+  r.post(
+    "/api/v1/journeys/:key/publish",
+    {
+      schema: {
+        ...common,
+        summary: "Publish the draft as the next immutable version (422 with the violations when invalid)",
+        params: keyParams,
+      },
+    },
+    async (req, reply) => {
+      const result = await publishJourney(deps.pool, req.workspace.id, req.params.key);
+      if ("violations" in result) {
+        return reply.code(422).send({
+          error: "invalid_journey",
+          message: `the draft breaks ${result.violations.length} rule(s); fix them and publish again`,
+          violations: result.violations,
+        });
+      }
+      return result;
+    },
+  );
+  for (const action of ["pause", "resume"] as const) {
+    r.post(
+      `/api/v1/journeys/:key/${action}`,
+      {
+        schema: {
+          ...common,
+          summary:
+            action === "pause"
+              ? "Pause: no new entries, timers hold until resumed; events still reach instances"
+              : "Resume a paused journey",
+          params: keyParams,
+        },
+      },
+      async (req) => ({
+        journey: await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, action),
+      }),
+    );
+  }
+  r.post(
+    "/api/v1/journeys/:key/archive",
+    {
+      schema: {
+        ...common,
+        summary: "Archive: no new entries; with exitInstances, every running instance ends now",
+        params: keyParams,
+        body: z.object({ exitInstances: z.boolean().default(false) }).default({ exitInstances: false }),
+      },
+    },
+    async (req) => {
+      const journey = await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, "archive");
+      const exited = req.body.exitInstances
+        ? await exitInstances(
+            deps.pool,
+            versions,
+            req.workspace.id,
+            { journey: req.params.key },
+            "journey archived",
+            now(),
+          )
+        : 0;
+      return { journey, exited };
+    },
+  );
+  r.post(
+    "/api/v1/journeys/:key/trigger",
+    {
+      schema: {
+        ...common,
+        summary: "Start the journey for a person (through the log, in order with their events)",
+        description:
+          "Appends a `Journey Triggered` event for the person; the pipeline enters them under the journey's " +
+          "entry rules within moments. Answers 202 with the event's messageId.",
+        params: keyParams,
+        body: z
+          .object({
+            userId: z.string().min(1).max(512).optional(),
+            anonymousId: z.string().min(1).max(512).optional(),
+            profileId: z.uuid().optional(),
+            properties: z.record(z.string(), z.unknown()).default({}),
+            messageId: z.string().min(1).max(200).optional().describe("makes a retried call idempotent"),
+          })
+          .refine((b) => b.userId || b.anonymousId || b.profileId, {
+            message: "one of userId, anonymousId or profileId is required",
+          }),
+      },
+    },
+    async (req, reply) => {
+      const result = await triggerJourney(
+        deps.pool,
+        req.workspace.id,
+        req.params.key,
+        req.body,
+        now(),
+        randomUUID,
+      );
+      return reply.code(202).send(result);
+    },
+  );
+  r.get(
+    "/api/v1/journeys/:key/stats",
+    {
+      schema: {
+        ...common,
+        summary: "Per step: entered, waiting now, completed, ended there by reason; totals",
+        params: keyParams,
+      },
+    },
+    async (req) => {
+      await getJourney(deps.pool, req.workspace.id, req.params.key);
+      return journeyStats(deps.pool, req.workspace.id, req.params.key);
+    },
+  );
+  r.get(
+    "/api/v1/journeys/:key/instances",
+    {
+      schema: {
+        ...common,
+        summary: "The journey's instances, newest first",
+        params: keyParams,
+        querystring: z.object({
+          status: z.enum(["active", "completed", "exited", "held_out"]).optional(),
+          userId: z.string().optional(),
+          profileId: z.string().optional(),
+          limit: z.coerce.number().int().min(1).max(1000).default(50),
+          cursor: z.string().optional(),
+        }),
+      },
+    },
+    async (req) => listInstances(deps.pool, req.workspace.id, req.params.key, req.query),
+  );
+  r.get(
+    "/api/v1/instances/:id",
+    {
+      schema: {
+        ...common,
+        summary: "One instance: state, context and its timeline of every transition with the reason",
+        params: z.object({ id: z.string() }),
+      },
+    },
+    async (req) => getInstance(deps.pool, req.workspace.id, req.params.id),
+  );
+  r.post(
+    "/api/v1/instances/:id/exit",
+    { schema: { ...common, summary: "End a running instance now", params: z.object({ id: z.string() }) } },
+    async (req) => {
+      await getInstance(deps.pool, req.workspace.id, req.params.id);
+      const exited = await exitInstances(
+        deps.pool,
+        versions,
+        req.workspace.id,
+        { id: req.params.id },
+        "exited through the API",
+        now(),
+      );
+      return { exited: exited > 0 };
+    },
+  );
+}
