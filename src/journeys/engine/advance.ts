@@ -1,4 +1,4 @@
-import { nextTimeOfDay } from "../core/calendar.ts";
+import { isTimeZone, nextTimeOfDay } from "../core/calendar.ts";
 import { evaluateCondition } from "../core/conditions.ts";
 import { stepKind, type JourneyDefinition, type Step } from "../core/definition.ts";
 import { parseDuration } from "../core/duration.ts";
@@ -412,7 +412,9 @@ class Run {
         : 0;
       return new Date(ms + offset);
     }
-    const timeZone = this.profile?.timeZone || w.timeZone || this.def.timeZone;
+    // The profile's time zone comes from customer data: one that is not a real zone falls back.
+    const own = this.profile?.timeZone;
+    const timeZone = own && isTimeZone(own) ? own : (w.timeZone ?? this.def.timeZone);
     return nextTimeOfDay(this.now, {
       time: w.timeOfDay!,
       timeZone,
