@@ -22,6 +22,11 @@ export interface Config {
    * names and addresses/CIDRs from WAYMARK_OUTBOUND_ALLOW. Empty by default: all such are refused.
    */
   outboundAllow: AllowList;
+  /**
+   * How long (ms) the outbox dispatcher reserves a claimed effect; after a crash the effect is tried
+   * again once this passes. WAYMARK_OUTBOX_LEASE_MS, default 60 000.
+   */
+  outboxLeaseMs: number;
 }
 
 export interface ConfigFlags {
@@ -53,7 +58,17 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logLevel: env.WAYMARK_LOG_LEVEL ?? "info",
     trustProxy: readTrustProxy(env.WAYMARK_TRUST_PROXY),
     outboundAllow: parseAllowList(env.WAYMARK_OUTBOUND_ALLOW),
+    outboxLeaseMs: readOutboxLeaseMs(env.WAYMARK_OUTBOX_LEASE_MS),
   };
+}
+
+function readOutboxLeaseMs(value: string | undefined): number {
+  if (value === undefined || value.trim() === "") return 60_000;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1) {
+    throw new Error(`WAYMARK_OUTBOX_LEASE_MS must be a whole number of milliseconds above 0 (got ${value})`);
+  }
+  return ms;
 }
 
 function readTrustProxy(value: string | undefined): boolean | string[] {

@@ -63,6 +63,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         : new JourneyWorker(db.pool, {
             versions,
             outbound,
+            leaseMs: config.outboxLeaseMs,
             onError: (err) => log.error({ err }, "journey runtime round failed; retrying"),
           });
     await app.listen({ port: config.port, host: config.host });
