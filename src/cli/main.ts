@@ -4,8 +4,10 @@ import { migrate, type Pool } from "../db/index.ts";
 import { createWorkspace, listWorkspaces } from "../workspaces/index.ts";
 import { readConfig, type ConfigFlags } from "./config.ts";
 import { openDatabase } from "./database.ts";
+import { journeyCommands } from "./journeys.ts";
 import { profileCommands } from "./profiles.ts";
 import { createLogger, startServer } from "./start.ts";
+import { tableCommands } from "./tables.ts";
 
 const program = new Command("waymark").description(
   "Customer journey orchestration: Segment-compatible event collection, profiles and journeys.",
@@ -107,6 +109,8 @@ withServerFlags(workspaces.command("list").description("list workspaces and thei
 );
 
 profileCommands(program, withServerFlags);
+journeyCommands(program);
+tableCommands(program);
 
 program.parseAsync().catch((err: Error) => {
   console.error(`waymark: ${err.message}`);
