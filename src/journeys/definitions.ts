@@ -4,6 +4,7 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors/index.t
 import { journeyDefinitionSchema, type JourneyDefinition } from "./core/definition.ts";
 import { validateJourney, type Violation } from "./core/validate.ts";
 import type { JourneyVersion } from "./engine/types.ts";
+import { nextScheduledRun } from "./schedule.ts";
 
 export const JOURNEY_STATUSES = ["draft", "active", "paused", "archived"] as const;
 export type JourneyStatus = (typeof JOURNEY_STATUSES)[number];
@@ -85,6 +86,7 @@ export async function publishJourney(
   pool: Pool,
   workspaceId: string,
   key: string,
+  now: Date,
 ): Promise<{ journey: JourneySummary; version: number } | { violations: Violation[] }> {
   return withTx(pool, async (tx) => {
     const row = await lockJourney(tx, workspaceId, key);
@@ -99,9 +101,9 @@ export async function publishJourney(
       [workspaceId, key, version, JSON.stringify(definition)],
     );
     const { rows } = await tx.query<JourneyRow>(
-      `UPDATE journeys SET published_version = $3, status = 'active', updated_at = now()
+      `UPDATE journeys SET published_version = $3, status = 'active', next_run_at = $4, updated_at = now()
        WHERE workspace_id = $1 AND key = $2 RETURNING *`,
-      [workspaceId, key, version],
+      [workspaceId, key, version, nextScheduledRun(definition, now) ?? null],
     );
     return { journey: summary(rows[0]!), version };
   });
@@ -122,6 +124,7 @@ export async function setJourneyStatus(
   workspaceId: string,
   key: string,
   action: "pause" | "resume" | "archive",
+  now: Date,
 ): Promise<JourneySummary> {
   return withTx(pool, async (tx) => {
     const row = await lockJourney(tx, workspaceId, key);
@@ -136,9 +139,19 @@ export async function setJourneyStatus(
       );
     }
     const status: JourneyStatus = action === "pause" ? "paused" : action === "resume" ? "active" : "archived";
+    // A resumed schedule runs at its next tick; the ticks missed while paused are not made up.
+    let nextRun: Date | null = null;
+    if (status === "active" && row.published_version !== null) {
+      const { rows: v } = await tx.query<{ definition: JourneyDefinition }>(
+        "SELECT definition FROM journey_versions WHERE workspace_id = $1 AND journey_key = $2 AND version = $3",
+        [workspaceId, key, row.published_version],
+      );
+      nextRun = v[0] ? (nextScheduledRun(v[0].definition, now) ?? null) : null;
+    }
     const { rows } = await tx.query<JourneyRow>(
-      "UPDATE journeys SET status = $3, updated_at = now() WHERE workspace_id = $1 AND key = $2 RETURNING *",
-      [workspaceId, key, status],
+      `UPDATE journeys SET status = $3, next_run_at = $4, updated_at = now()
+       WHERE workspace_id = $1 AND key = $2 RETURNING *`,
+      [workspaceId, key, status, nextRun],
     );
     return summary(rows[0]!);
   });

@@ -11,6 +11,21 @@ export interface PersonRef {
   profileId?: string | undefined;
 }
 
+/** The message that enters a person into one journey (API and scheduled triggers). */
+export function triggerMessage(
+  journey: string,
+  messageId: string,
+  properties: Record<string, unknown>,
+): Message & { messageId: string } {
+  return {
+    type: "track",
+    event: "Journey Triggered",
+    messageId,
+    properties: { journey, ...properties },
+    waymark: { trigger: journey },
+  };
+}
+
 /** The journey an API trigger message is for, or undefined for any other message. */
 export function apiTriggerOf(message: Message): string | undefined {
   const w = message.waymark as { trigger?: unknown } | undefined;
@@ -118,13 +133,7 @@ export async function triggerJourney(
     pool,
     workspaceId,
     request,
-    {
-      type: "track",
-      event: "Journey Triggered",
-      messageId,
-      properties: { journey, ...(request.properties ?? {}) },
-      waymark: { trigger: journey },
-    },
+    triggerMessage(journey, messageId, request.properties ?? {}),
     now,
   );
   return { messageId, duplicate: !fresh };

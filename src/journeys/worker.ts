@@ -2,6 +2,7 @@ import type { Pool } from "pg";
 import type { OutboundClient } from "../outbound/index.ts";
 import type { VersionCache } from "./definitions.ts";
 import { dispatchOutbox } from "./outbox.ts";
+import { runDueSchedule } from "./schedule.ts";
 import { fireDueTimers } from "./timers.ts";
 
 export interface JourneyWorkerOptions {
@@ -21,7 +22,8 @@ export interface JourneyWorkerOptions {
 
 /**
  * The journey runtime's background work in a worker process: the timer loop (due waits and hold
- * timeouts) and the outbox dispatcher. Both poll; any number of processes may run them.
+ * timeouts), the outbox dispatcher and the scheduler of scheduled triggers. They poll; any number of
+ * processes may run them.
  */
 export class JourneyWorker {
   private running = false;
@@ -39,7 +41,11 @@ export class JourneyWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.loops = [this.loop(() => this.timersOnce()), this.loop(() => this.outboxOnce())];
+    this.loops = [
+      this.loop(() => this.timersOnce()),
+      this.loop(() => this.outboxOnce()),
+      this.loop(() => this.schedulesOnce()),
+    ];
   }
 
   async stop(): Promise<void> {
@@ -51,6 +57,12 @@ export class JourneyWorker {
   /** One timer round: advances up to a batch of due instances. */
   timersOnce(): Promise<number> {
     return fireDueTimers(this.pool, this.options.versions, this.now(), this.options.timerBatch ?? 500);
+  }
+
+  /** One scheduler round: runs one due scheduled trigger (1 when it ran one, else 0). */
+  async schedulesOnce(): Promise<number> {
+    const triggered = await runDueSchedule(this.pool, this.options.versions, this.now());
+    return triggered === undefined ? 0 : 1;
   }
 
   /** One dispatch round: carries out up to a batch of due effects. */

@@ -1,5 +1,6 @@
 import { isTimeZone } from "./calendar.ts";
 import { conditionPaths } from "./conditions.ts";
+import { checkCron } from "./cron.ts";
 import { journeyDefinitionSchema, type JourneyDefinition, type Step } from "./definition.ts";
 import { edgesOf, isWaitingStep } from "./graph.ts";
 import { checkTemplate, checkValue } from "./template.ts";
@@ -132,6 +133,8 @@ export function journeyRules(def: JourneyDefinition, options: ValidateOptions = 
 
   // A scheduled trigger has no event: its condition reads the profile only.
   if (def.trigger.schedule) {
+    const problem = checkCron(def.trigger.schedule.cron);
+    if (problem) at("trigger.schedule.cron", `bad cron expression: ${problem}`);
     for (const p of def.trigger.where ? conditionPaths(def.trigger.where) : []) {
       if (!p.startsWith("profile.")) {
         at(

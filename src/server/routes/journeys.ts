@@ -74,7 +74,7 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
       },
     },
     async (req, reply) => {
-      const result = await publishJourney(deps.pool, req.workspace.id, req.params.key);
+      const result = await publishJourney(deps.pool, req.workspace.id, req.params.key, now());
       if ("violations" in result) {
         return reply.code(422).send({
           error: "invalid_journey",
@@ -99,7 +99,7 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
         },
       },
       async (req) => ({
-        journey: await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, action),
+        journey: await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, action, now()),
       }),
     );
   }
@@ -114,7 +114,7 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
       },
     },
     async (req) => {
-      const journey = await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, "archive");
+      const journey = await setJourneyStatus(deps.pool, req.workspace.id, req.params.key, "archive", now());
       const exited = req.body.exitInstances
         ? await exitInstances(
             deps.pool,
