@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Notification, Pool, PoolClient } from "pg";
 import type { OutboundClient } from "../outbound/index.ts";
 import type { VersionCache } from "./definitions.ts";
 import { dispatchOutbox } from "./outbox.ts";
@@ -29,7 +29,11 @@ export class JourneyWorker {
   private running = false;
   private loops: Promise<void>[] = [];
   private readonly now: () => Date;
-  private readonly wakers = new Set<() => void>();
+  private readonly wakers = new Map<string, () => void>();
+  /** LISTENs for new effects (`waymark_outbox`), so the dispatcher starts at once, not at its next poll. */
+  private listener: PoolClient | undefined;
+  /** Loops notified while busy: they go round again instead of sleeping. */
+  private readonly pending = new Set<string>();
 
   constructor(
     private readonly pool: Pool,
@@ -42,16 +46,18 @@ export class JourneyWorker {
     if (this.running) return;
     this.running = true;
     this.loops = [
-      this.loop(() => this.timersOnce()),
-      this.loop(() => this.outboxOnce()),
-      this.loop(() => this.schedulesOnce()),
+      this.loop("timers", () => this.timersOnce()),
+      this.loop("outbox", () => this.outboxOnce()),
+      this.loop("schedules", () => this.schedulesOnce()),
     ];
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const wake of this.wakers) wake();
+    for (const wake of this.wakers.values()) wake();
     await Promise.all(this.loops);
+    this.listener?.release(true);
+    this.listener = undefined;
   }
 
   /** One timer round: advances up to a batch of due instances. */
@@ -79,23 +85,43 @@ export class JourneyWorker {
     );
   }
 
-  private async loop(round: () => Promise<number>): Promise<void> {
+  /** Opens the LISTEN connection when it is not open (again after a lost connection). */
+  private async listen(): Promise<void> {
+    if (this.listener || !this.running) return;
+    const client = await this.pool.connect();
+    client.on("error", (err) => {
+      this.options.onError?.(err);
+      if (this.listener === client) this.listener = undefined;
+      client.release(true);
+    });
+    client.on("notification", (n: Notification) => {
+      if (n.channel !== "waymark_outbox") return;
+      const wake = this.wakers.get("outbox");
+      if (wake) wake();
+      else this.pending.add("outbox");
+    });
+    await client.query("LISTEN waymark_outbox");
+    this.listener = client;
+  }
+
+  private async loop(name: string, round: () => Promise<number>): Promise<void> {
     while (this.running) {
       let done = 0;
       try {
+        if (name === "outbox") await this.listen();
         done = await round();
       } catch (err) {
         this.options.onError?.(err);
       }
-      if (done > 0) continue;
+      if (done > 0 || this.pending.delete(name)) continue;
       await new Promise<void>((resolve) => {
         const wake = () => {
           clearTimeout(timer);
-          this.wakers.delete(wake);
+          this.wakers.delete(name);
           resolve();
         };
         const timer = setTimeout(wake, this.options.pollMs ?? 200);
-        this.wakers.add(wake);
+        this.wakers.set(name, wake);
       });
     }
   }
