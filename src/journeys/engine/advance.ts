@@ -405,7 +405,7 @@ class Run {
     if (w.duration) return new Date(this.now.getTime() + parseDuration(w.duration)!);
     if (w.until !== undefined) {
       const value = renderTemplate(w.until, this.scope());
-      const ms = typeof value === "number" ? value : Date.parse(String(value ?? ""));
+      const ms = typeof value === "number" ? value : parseDate(String(value ?? ""));
       if (!Number.isFinite(ms)) return undefined;
       const offset = w.offset
         ? (w.offset.startsWith("-") ? -1 : 1) * parseDuration(w.offset.replace(/^-/, ""))!
@@ -424,3 +424,15 @@ class Run {
 }
 
 const WAIT = Symbol("wait");
+
+/** An ISO 8601 date and time without an offset (`2026-02-15T12:00:00`, also with a space). */
+const DATE_TIME_WITHOUT_OFFSET = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/;
+
+/**
+ * Milliseconds of a date from data; NaN when it is not one. Date.parse reads a date-time without an
+ * offset in the server's time zone, so the same instance would wait differently on another machine:
+ * read it as UTC, as Date.parse already does for a date alone and as templates render dates.
+ */
+function parseDate(text: string): number {
+  return Date.parse(DATE_TIME_WITHOUT_OFFSET.test(text) ? `${text}Z` : text);
+}
