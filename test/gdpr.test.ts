@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pool } from "../src/db/index.ts";
 import { drained } from "./support/pipeline.ts";
 import { cleanUpProcesses, runCli } from "./support/process.ts";
+import { startReceiver, type Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 let server: TestServer;
@@ -355,5 +356,198 @@ describe("the CLI reads and erases profiles through the same services", () => {
     }
     expect(suppressed).toBe(1);
     expect(Date.now() - started).toBeLessThan(7_000);
+  });
+});
+
+describe("a person waiting in a journey, with a reminder to them still to be retried, asks for their data and its erasure", () => {
+  let shop: TestServer;
+  let receiver: Receiver;
+  let clock = new Date("2026-03-02T10:00:00.000Z");
+  const later = (ms: number) => (clock = new Date(clock.getTime() + ms));
+  const MIN = 60_000;
+  const grace = {
+    userId: `grace-${run}`,
+    laptop: `grace-laptop-${run}`,
+    phone: `grace-phone-${run}`,
+    email: `grace.hopper.${run}@example.com`,
+    name: `Grace Hopper ${run}`,
+    phoneCart: `cart-grace-phone-${run}`,
+    laptopCart: `cart-grace-laptop-${run}`,
+  };
+  const dan = { userId: `dan-${run}`, email: `dan.${run}@example.com`, cart: `cart-dan-${run}` };
+  let graceId: string;
+  let phoneProfileId: string;
+
+  interface ExportedInstance {
+    id: string;
+    journey: string;
+    version: number;
+    profileId: string;
+    key: string;
+    status: string;
+    currentStep: string | null;
+    context: { trigger?: { properties?: Record<string, unknown> } };
+    timeline: Array<{ kind: string; step: string | null }>;
+    effects: Array<{ key: string; kind: string; status: string; attempts: number; lastError: string | null }>;
+  }
+  interface Export {
+    profile: Profile;
+    journeyInstances: ExportedInstance[];
+  }
+
+  const track = async (body: Record<string, unknown>, path = "/v1/track") =>
+    expect((await shop.track(path, body)).status).toBe(200);
+  const profile = async (query: string) =>
+    (await json<{ items: Profile[] }>(shop.admin(`/api/v1/profiles?${query}`))).items[0]!;
+  const exportOf = (id: string) => json<Export>(shop.admin(`/api/v1/profiles/${id}/export`));
+  const eventually = async <T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> => {
+    const until = Date.now() + ms;
+    for (;;) {
+      const value = await fn();
+      if (value !== undefined) return value;
+      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+  const emailsReceived = (from = 0) =>
+    receiver.received.slice(from).map((r) => (r.body as { email?: string } | undefined)?.email);
+
+  beforeAll(async () => {
+    receiver = await startReceiver("127.0.0.1");
+    receiver.respond(500); // the reminders fail for now: they stay in the outbox, to be retried
+    shop = await startTestServer({ pipeline: true, now: () => clock });
+    const put = await shop.admin("/api/v1/journeys/cart-reminder", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        key: "cart-reminder",
+        name: "Cart reminder",
+        trigger: { event: "Product Added" },
+        entry: { key: "{{ event.properties.cart_id }}" },
+        steps: [
+          {
+            id: "wait_checkout",
+            hold_until: {
+              events: [{ id: "checkout", event: "Checkout Started", next: "done" }],
+              timeout: "1h",
+              onTimeout: "remind",
+            },
+          },
+          {
+            id: "remind",
+            webhook: {
+              url: `${receiver.url}/hooks/cart`,
+              body: { email: "{{ profile.traits.email }}", cart: "{{ context.trigger.properties.cart_id }}" },
+            },
+          },
+          { id: "done", exit: {} },
+        ],
+      }),
+    });
+    expect((await json<{ violations: unknown[] }>(put)).violations).toEqual([]);
+    await json(shop.admin("/api/v1/journeys/cart-reminder/publish", { method: "POST" }));
+
+    // Grace fills a cart on her phone before logging in there; Dan fills one too.
+    await track(
+      { userId: grace.userId, anonymousId: grace.laptop, traits: { email: grace.email, name: grace.name } },
+      "/v1/identify",
+    );
+    await track({
+      anonymousId: grace.phone,
+      event: "Product Added",
+      properties: { cart_id: grace.phoneCart },
+    });
+    await track({ userId: dan.userId, traits: { email: dan.email } }, "/v1/identify");
+    await track({ userId: dan.userId, event: "Product Added", properties: { cart_id: dan.cart } });
+    await drained(shop);
+    phoneProfileId = (await profile(`anonymousId=${grace.phone}`)).id;
+    // She logs in on the phone (its profile and its instance move to hers), later fills another cart.
+    later(5 * MIN);
+    await track({ userId: grace.userId, anonymousId: grace.phone }, "/v1/identify");
+    later(25 * MIN);
+    await track({ userId: grace.userId, event: "Product Added", properties: { cart_id: grace.laptopCart } });
+    await drained(shop);
+    const p = await profile(`userId=${grace.userId}`);
+    graceId = p.id;
+    expect(p.mergedFrom.map((m) => m.id)).toEqual([phoneProfileId]);
+
+    // An hour after the phone's cart: its reminder (and Dan's) fails with a 500 and waits for a retry;
+    // the laptop's cart still holds.
+    later(31 * MIN);
+    await receiver.waitFor(2);
+    expect(emailsReceived().sort()).toEqual([dan.email, grace.email].sort());
+    await eventually(async () => {
+      const e = await exportOf(graceId);
+      const phone = e.journeyInstances.find((i) => i.key === grace.phoneCart);
+      return phone?.timeline.some((t) => t.kind === "webhook_retrying") ? e : undefined;
+    }, "the failed reminder on the timeline");
+  });
+  afterAll(async () => {
+    await shop?.close();
+    await receiver?.close();
+  });
+
+  it("exports their instances, of the phone's profile too, with timelines and the pending reminder", async () => {
+    const exported = await exportOf(graceId);
+    expect(exported.journeyInstances.map((i) => i.key)).toEqual([grace.phoneCart, grace.laptopCart]);
+    const [phone, laptop] = exported.journeyInstances;
+    expect(phone).toMatchObject({
+      journey: "cart-reminder",
+      version: 1,
+      profileId: graceId,
+      status: "completed",
+      context: { trigger: { properties: { cart_id: grace.phoneCart } } },
+    });
+    expect(phone!.timeline.map((t) => t.kind)).toEqual(
+      expect.arrayContaining(["entered", "waiting", "timed_out", "webhook_queued", "webhook_retrying"]),
+    );
+    expect(phone!.effects).toEqual([
+      expect.objectContaining({ kind: "webhook", status: "pending", attempts: 1, lastError: "HTTP 500" }),
+    ]);
+    expect(laptop).toMatchObject({
+      journey: "cart-reminder",
+      version: 1,
+      profileId: graceId,
+      status: "active",
+      currentStep: "wait_checkout",
+      context: { trigger: { properties: { cart_id: grace.laptopCart } } },
+      effects: [],
+    });
+    expect(laptop!.timeline.map((t) => t.kind)).toEqual(expect.arrayContaining(["entered", "waiting"]));
+    // The phone's id (merged away) answers with the same export.
+    const viaPhone = await exportOf(phoneProfileId);
+    expect(viaPhone.journeyInstances).toEqual(exported.journeyInstances);
+  });
+
+  it("erases their instances, timelines and outbox effects: no table holds anything of them", async () => {
+    const { journeyInstances } = await exportOf(graceId);
+    const needles = [...Object.values(grace), graceId, phoneProfileId, ...journeyInstances.map((i) => i.id)];
+    const tables = new Set((await findAnywhere(shop.db.pool, needles)).map((hit) => hit.split(".")[0]));
+    for (const table of ["journey_instances", "journey_audit", "outbox"]) expect(tables).toContain(table);
+    const dans = await findAnywhere(shop.db.pool, [dan.userId, dan.email, dan.cart]);
+
+    const erased = await json<{ counts: Record<string, number> }>(
+      shop.admin(`/api/v1/profiles/${graceId}`, { method: "DELETE" }),
+    );
+    expect(erased.counts).toMatchObject({
+      profiles: 2,
+      journeyInstances: 2,
+      journeyAuditRows: journeyInstances.reduce((n, i) => n + i.timeline.length, 0),
+      outboxEffects: 1,
+    });
+    expect(await findAnywhere(shop.db.pool, needles)).toEqual([]);
+    expect(await findAnywhere(shop.db.pool, [dan.userId, dan.email, dan.cart])).toEqual(dans);
+  });
+
+  it("never sends the pending reminder, nor the one the held cart would have sent; Dan's goes out", async () => {
+    const before = receiver.received.length;
+    receiver.respond(200);
+    later(2 * 60 * MIN); // past every retry time and past the laptop cart's hold
+    await eventually(
+      async () => (emailsReceived(before).includes(dan.email) ? true : undefined),
+      "Dan's reminder, retried",
+    );
+    await new Promise((r) => setTimeout(r, 300)); // several more timer and outbox rounds
+    expect(emailsReceived(before)).toEqual([dan.email]);
   });
 });

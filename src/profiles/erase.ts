@@ -18,6 +18,12 @@ export interface ErasureCounts {
   queuedEvents: number;
   /** Identifiers added to the suppression list (hashed). */
   suppressedIdentifiers: number;
+  /** Journey instances of their profiles (running ones too: they stop where they are). */
+  journeyInstances: number;
+  /** Those instances' audit rows (their timelines). */
+  journeyAuditRows: number;
+  /** Those instances' effects in the outbox, delivered or not (a pending one is never carried out). */
+  outboxEffects: number;
 }
 
 export interface Erasure {
@@ -35,8 +41,8 @@ export interface SuppressionCache {
 /**
  * Erases a person (right to erasure), in one transaction: the profile and every profile merged into
  * it, their identities, every event of theirs in the log, the dead letters that mention their
- * identifiers, the identity decisions, merges, stitch suggestions, device sightings and queued
- * pipeline work about them.
+ * identifiers, the identity decisions, merges, stitch suggestions, device sightings, queued
+ * pipeline work about them, and their journey instances with their audit rows and outbox effects.
  * Their identifiers go to the suppression list, hashed, so later events carrying them are dropped at
  * ingest; the erasure is logged with counts only. Message ids stay in `event_message_ids` (they are not
  * personal, and a retried old message must stay a duplicate rather than bring the person back).
@@ -60,8 +66,11 @@ export async function erasePerson(
     const queuedEvents = await remove("pipeline_queue");
     // Events before the merges and suggestions that name some of them (the `merge` events).
     const events = await remove("events");
+    const profiles = await remove("profiles");
+    // After the profiles, in the order an apply batch takes them (profiles, then instances).
+    const journeys = await eraseJourneyData(tx, person);
     const counts: ErasureCounts = {
-      profiles: await remove("profiles"),
+      profiles,
       identities: await remove("identities"),
       events,
       deadLetters: await remove("rejected_events"),
@@ -71,6 +80,7 @@ export async function erasePerson(
       deviceSightings: await remove("device_sightings"),
       queuedEvents,
       suppressedIdentifiers: await suppress(tx, person),
+      ...journeys,
     };
     await skipErasedTail(tx, workspaceId);
     const { rows } = await tx.query<{ id: number }>(
@@ -113,6 +123,52 @@ async function skipErasedTail(tx: PoolClient, workspaceId: string): Promise<void
        AND NOT EXISTS (SELECT 1 FROM events e WHERE e.workspace_id = $1 AND e.seq > o.seq)`,
     [workspaceId, RESOLVE_UNIT],
   );
+}
+
+/**
+ * Removes their journey instances (of the survivor and of every profile merged into it: the journey
+ * stage moves a merged profile's instances to the survivor only when it applies the merge), those
+ * instances' audit rows and their outbox effects. These tables belong to the journeys module; the
+ * privacy requests read them with plain SQL since profiles may not import journeys internals.
+ *
+ * The order avoids waiting in a circle with the journey runtime, which takes an effect before its
+ * instance (the outbox records an outcome, then resumes the instance that waited for it) or holds an
+ * instance while it writes new effects (the timer loop):
+ * 1. their effects as of now (taken before the instances, like the outbox does; a pending one is
+ *    gone once this commits, so the dispatcher never claims it);
+ * 2. the instances (waiting for a timer round holding one, whose new effects and audit rows are then
+ *    committed);
+ * 3. the effects and audit rows of the deleted instances, which now include what that round wrote.
+ * An effect already claimed and being delivered when the erasure starts cannot be called back.
+ */
+async function eraseJourneyData(
+  tx: PoolClient,
+  person: Person,
+): Promise<Pick<ErasureCounts, "journeyInstances" | "journeyAuditRows" | "outboxEffects">> {
+  const { workspaceId, profileIds } = person;
+  const first = await tx.query(
+    `DELETE FROM outbox WHERE workspace_id = $1 AND instance_id IN (
+       SELECT id FROM journey_instances WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]))`,
+    [workspaceId, profileIds],
+  );
+  const { rows } = await tx.query<{ id: string }>(
+    "DELETE FROM journey_instances WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) RETURNING id",
+    [workspaceId, profileIds],
+  );
+  const ids = rows.map((r) => r.id);
+  const rest = await tx.query(
+    "DELETE FROM outbox WHERE workspace_id = $1 AND instance_id = ANY($2::uuid[])",
+    [workspaceId, ids],
+  );
+  const audit = await tx.query(
+    "DELETE FROM journey_audit WHERE workspace_id = $1 AND instance_id = ANY($2::uuid[])",
+    [workspaceId, ids],
+  );
+  return {
+    journeyInstances: ids.length,
+    journeyAuditRows: audit.rowCount ?? 0,
+    outboxEffects: (first.rowCount ?? 0) + (rest.rowCount ?? 0),
+  };
 }
 
 async function suppress(tx: PoolClient, person: Person): Promise<number> {

@@ -30,6 +30,39 @@ export interface PersonExport {
   events: Json[];
   /** Refused messages that mention one of their identifiers, with the raw text as received. */
   deadLetters: Json[];
+  /** Their journey instances, oldest entry first, each with its timeline and its effects. */
+  journeyInstances: JourneyInstanceExport[];
+}
+
+/**
+ * One journey instance of theirs: the run as `GET /api/v1/instances/:id` shows it, with the context as
+ * stored (collection bookkeeping included), the timeline (every audit row, in order) and the effects
+ * it queued in the outbox.
+ */
+export interface JourneyInstanceExport {
+  id: string;
+  journey: string;
+  version: number;
+  profileId: string;
+  key: string | null;
+  status: string;
+  currentStep: string | null;
+  dueAt: string | null;
+  goalUntil: string | null;
+  enteredAt: string;
+  endedAt: string | null;
+  endReason: string | null;
+  goalReachedAt: string | null;
+  /** What the instance waits for (a wait, a hold, a webhook's response), when it waits. */
+  waiting: unknown;
+  context: Json;
+  timeline: Json[];
+  /**
+   * Its effects and how their delivery went, without the rendered request: it carries the workspace's
+   * headers (credentials of the receiving system), and the person's data in it comes from the profile
+   * and context shown here.
+   */
+  effects: Json[];
 }
 
 /** The export of the person a profile id (live or merged away) belongs to, read in one snapshot. */
@@ -87,6 +120,7 @@ export async function exportPerson(
       `received_at AS "receivedAt", route, reason_code AS "reasonCode", reason, message_id AS "messageId", raw`,
       "id",
     );
+    const journeyInstances = await selectJourneyInstances(tx, person);
     return {
       exportedAt: now.toISOString(),
       workspaceId,
@@ -99,6 +133,7 @@ export async function exportPerson(
       deviceSightings: sightings.map(isoDates),
       events: events.map((e) => ({ ...(e.message as Json), seq: e.seq })),
       deadLetters: dead.map(isoDates),
+      journeyInstances,
     };
   });
 }
@@ -116,6 +151,60 @@ async function select(
     params,
   );
   return rows;
+}
+
+/**
+ * Their journey instances with timelines and effects: the rows `erasePerson` removes. These tables
+ * belong to the journeys module; profiles may not import its internals, so they are read here with
+ * plain SQL (instances of the survivor and of every profile merged into it, since the journey stage
+ * moves a merged profile's instances only when it applies the merge).
+ */
+async function selectJourneyInstances(tx: PoolClient, person: Person): Promise<JourneyInstanceExport[]> {
+  const { rows: instances } = await tx.query<Json & { id: string; state: Json }>(
+    `SELECT id, journey_key AS "journey", version, profile_id AS "profileId", key, status,
+       step AS "currentStep", due_at AS "dueAt", goal_until AS "goalUntil", entered_at AS "enteredAt",
+       ended_at AS "endedAt", state
+     FROM journey_instances WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])
+     ORDER BY entered_at, id`,
+    [person.workspaceId, person.profileIds],
+  );
+  const ids = instances.map((i) => i.id);
+  const { rows: audit } = await tx.query<Json & { instanceId: string }>(
+    `SELECT instance_id AS "instanceId", at, kind, step, reason, data FROM journey_audit
+     WHERE workspace_id = $1 AND instance_id = ANY($2::uuid[]) ORDER BY id`,
+    [person.workspaceId, ids],
+  );
+  const { rows: effects } = await tx.query<Json & { instanceId: string }>(
+    `SELECT instance_id AS "instanceId", key, kind, step, status, attempts, next_attempt_at AS "nextAttemptAt",
+       last_error AS "lastError", created_at AS "createdAt", updated_at AS "updatedAt"
+     FROM outbox WHERE workspace_id = $1 AND instance_id = ANY($2::uuid[]) ORDER BY id`,
+    [person.workspaceId, ids],
+  );
+  const timelines = byInstance(audit);
+  const effectsOf = byInstance(effects);
+  return instances.map(({ state, ...i }) => ({
+    ...(isoDates(i) as Omit<JourneyInstanceExport, FromState | "timeline" | "effects">),
+    endReason: (state.endReason as string | null | undefined) ?? null,
+    goalReachedAt: (state.goalReachedAt as string | null | undefined) ?? null,
+    waiting: state.waiting ?? null,
+    context: (state.context as Json | undefined) ?? {},
+    timeline: timelines.get(i.id) ?? [],
+    effects: effectsOf.get(i.id) ?? [],
+  }));
+}
+
+/** The fields of an exported instance that come from its `state` column. */
+type FromState = "endReason" | "goalReachedAt" | "waiting" | "context";
+
+/** Rows grouped by their instance (order kept), without the instance id, dates as ISO 8601. */
+function byInstance(rows: Array<Json & { instanceId: string }>): Map<string, Json[]> {
+  const groups = new Map<string, Json[]>();
+  for (const { instanceId, ...row } of rows) {
+    const group = groups.get(instanceId) ?? [];
+    if (group.length === 0) groups.set(instanceId, group);
+    group.push(isoDates(row));
+  }
+  return groups;
 }
 
 /** Dates as ISO 8601, raw bytes as text (invalid UTF-8 replaced), as the rest of the API shows them. */

@@ -6,6 +6,25 @@ import type { RouteDeps } from "../context.ts";
 import { profileSchema } from "./profiles.ts";
 
 const row = z.record(z.string(), z.unknown());
+const journeyInstanceSchema = z.object({
+  id: z.string(),
+  journey: z.string(),
+  version: z.number().int(),
+  profileId: z.string(),
+  key: z.string().nullable(),
+  status: z.string(),
+  currentStep: z.string().nullable(),
+  dueAt: z.string().nullable(),
+  goalUntil: z.string().nullable(),
+  enteredAt: z.string(),
+  endedAt: z.string().nullable(),
+  endReason: z.string().nullable(),
+  goalReachedAt: z.string().nullable(),
+  waiting: z.unknown().describe("what the instance waits for, or null"),
+  context: row.describe("the instance's context as stored: trigger event, collections, lookups, responses"),
+  timeline: z.array(row).describe("every audit row of the instance, in order"),
+  effects: z.array(row).describe("its outbox effects and their delivery (not the rendered request)"),
+});
 const exportSchema = z.object({
   exportedAt: z.string(),
   workspaceId: z.string(),
@@ -18,7 +37,12 @@ const exportSchema = z.object({
   deviceSightings: z.array(row).describe("where their devices were seen (hashed IP and user agent)"),
   events: z.array(row).describe("every event of theirs in the log, oldest first"),
   deadLetters: z.array(row).describe("refused messages mentioning one of their identifiers"),
+  journeyInstances: z
+    .array(journeyInstanceSchema)
+    .describe("their journey instances, oldest entry first, with timelines and effects"),
 });
+// Erasures logged before the journey runtime existed have no journey counts.
+const journeyCount = z.number().int().optional();
 const countsSchema = z.object({
   profiles: z.number().int(),
   identities: z.number().int(),
@@ -30,6 +54,9 @@ const countsSchema = z.object({
   deviceSightings: z.number().int(),
   queuedEvents: z.number().int(),
   suppressedIdentifiers: z.number().int(),
+  journeyInstances: journeyCount,
+  journeyAuditRows: journeyCount,
+  outboxEffects: journeyCount,
 });
 const erasureSchema = z.object({ id: z.number().int(), erasedAt: z.string(), counts: countsSchema });
 const idParams = z.object({
@@ -58,10 +85,12 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
     {
       schema: {
         ...common,
-        summary: "Erase the person: profiles, identities, events, dead letters; suppress their identifiers",
+        summary:
+          "Erase the person: profiles, identities, events, dead letters, journey instances; suppress their identifiers",
         description:
           "One transaction. Their identifiers are added to the suppression list (hashed), so later events " +
-          "carrying them are dropped at ingest; the erasure log keeps the counts only.",
+          "carrying them are dropped at ingest; the erasure log keeps the counts only. Their journey " +
+          "instances go with their timelines and outbox effects, so a pending webhook to them is never sent.",
         params: idParams,
         response: { 200: erasureSchema },
       },
