@@ -415,7 +415,10 @@ class Run {
     // The profile's time zone comes from customer data: one that is not a real zone falls back.
     const own = this.profile?.timeZone;
     const timeZone = own && isTimeZone(own) ? own : (w.timeZone ?? this.def.timeZone);
-    return nextTimeOfDay(this.now, {
+    // Strictly after now: a wait reached at 09:00 itself (just woken from an earlier 09:00 wait by a
+    // timer without delay, as in tests and the simulator) waits for the next 09:00, as it does when
+    // the timer comes a moment late. Otherwise the outcome would hang on the timer's latency.
+    return nextTimeOfDay(new Date(this.now.getTime() + 1), {
       time: w.timeOfDay!,
       timeZone,
       ...(w.weekdays ? { weekdays: w.weekdays } : {}),
