@@ -156,7 +156,7 @@ async function finish(
   },
 ): Promise<void> {
   await withTx(pool, async (tx) => {
-    await tx.query(
+    const { rowCount } = await tx.query(
       `UPDATE outbox SET status = $2, next_attempt_at = coalesce($3, next_attempt_at), last_error = $4, updated_at = $5
        WHERE id = $1`,
       [
@@ -167,6 +167,8 @@ async function finish(
         now,
       ],
     );
+    // Gone meanwhile (the person was erased): nothing of them is written again.
+    if (rowCount === 0) return;
     if (audit && row.instance_id && row.journey_key) {
       await insertAudit(tx, row.workspace_id, [
         {

@@ -15,12 +15,13 @@ export async function lookupProfileId(db: Queryable, workspaceId: string, key: s
     });
     if (found) return found;
   }
-  const { rows } = await db.query<{ profile_id: string }>(
-    `SELECT profile_id FROM identities
+  const { rows } = await db.query<{ profile_id: string }>({
+    name: "profiles.lookup",
+    text: `SELECT profile_id FROM identities
      WHERE workspace_id = $1 AND ((type = 'email' AND value = $2) OR (type = 'user_id' AND value = $3))
      ORDER BY type = 'email' DESC LIMIT 1`,
-    [workspaceId, key.trim().toLowerCase(), key],
-  );
+    values: [workspaceId, key.trim().toLowerCase(), key],
+  });
   if (!rows[0]) throw new NotFoundError(`no profile with the id, email or userId "${key}"`);
   return rows[0].profile_id;
 }

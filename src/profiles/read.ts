@@ -22,10 +22,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** The live profile for an id; the id of a merged-away profile answers with its survivor. */
 export async function resolveProfileId(db: Queryable, workspaceId: string, id: string): Promise<string> {
   if (!UUID.test(id)) throw new NotFoundError(`no profile ${id}`);
-  const { rows } = await db.query<{ id: string; merged_into: string | null }>(
-    "SELECT id, merged_into FROM profiles WHERE workspace_id = $1 AND id = $2",
-    [workspaceId, id],
-  );
+  // Named statements are parsed and planned once per connection: under concurrent reads PostgreSQL
+  // spent most of its CPU planning these (profile-read benchmark, issue 4).
+  const { rows } = await db.query<{ id: string; merged_into: string | null }>({
+    name: "profiles.resolve",
+    text: "SELECT id, merged_into FROM profiles WHERE workspace_id = $1 AND id = $2",
+    values: [workspaceId, id],
+  });
   if (!rows[0]) throw new NotFoundError(`no profile ${id}`);
   return rows[0].merged_into ?? rows[0].id;
 }
@@ -33,8 +36,9 @@ export async function resolveProfileId(db: Queryable, workspaceId: string, id: s
 export async function getProfile(db: Queryable, workspaceId: string, id: string): Promise<Profile> {
   const live = await resolveProfileId(db, workspaceId, id);
   // One statement (not three in parallel), so it also runs on a transaction's client.
-  const { rows } = await db.query(
-    `WITH person AS (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = $2 OR merged_into = $2))
+  const { rows } = await db.query({
+    name: "profiles.get",
+    text: `WITH person AS (SELECT id FROM profiles WHERE workspace_id = $1 AND (id = $2 OR merged_into = $2))
      SELECT p.*,
        coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
                  FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id), '[]') AS ids,
@@ -44,8 +48,8 @@ export async function getProfile(db: Queryable, workspaceId: string, id: string)
        (SELECT count(*) FROM identity_decisions d
         WHERE d.workspace_id = p.workspace_id AND (d.profile_id IN (SELECT id FROM person) OR d.other_profile_id IN (SELECT id FROM person)))::int AS decisions
      FROM profiles p WHERE p.workspace_id = $1 AND p.id = $2`,
-    [workspaceId, live],
-  );
+    values: [workspaceId, live],
+  });
   const r = rows[0];
   const merges = r.merges as Array<{ id: string; cause: string; at: string }>;
   const { traitTimes: _traitTimes, ...state } = fromRow(r);
@@ -95,10 +99,13 @@ export async function findProfiles(
          AND i.profile_id = p.id AND i.value ILIKE $${params.length}))`,
     );
   }
-  const { rows } = await pool.query<{ id: string }>(
-    `SELECT p.id FROM profiles p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT $3`,
-    params,
-  );
+  // The text depends only on which filters are present: one named (prepared) statement per combination.
+  const shape = [q.userId, q.anonymousId, q.email, q.query].map((x) => (x ? 1 : 0)).join("");
+  const { rows } = await pool.query<{ id: string }>({
+    name: `profiles.find.${shape}`,
+    text: `SELECT p.id FROM profiles p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT $3`,
+    values: params,
+  });
   const ids = rows.slice(0, page.limit).map((r) => r.id);
   const items = await Promise.all(ids.map((id) => getProfile(pool, workspaceId, id)));
   const more = rows.length > page.limit;
