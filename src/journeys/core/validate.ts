@@ -78,8 +78,9 @@ export function journeyRules(def: JourneyDefinition, options: ValidateOptions = 
     if (!reached.has(step.id)) at(`steps.${i}`, `step "${step.id}" is unreachable from the first step`);
   });
 
-  // A cycle that never waits would run forever at once.
-  const cycle = cycleWithoutWait(def, index);
+  // A cycle that never waits would run forever at once. With a duplicate id the graph is ambiguous
+  // (a step followed by its namesake looks like a loop), so only the duplicate is reported.
+  const cycle = index.size === def.steps.length ? cycleWithoutWait(def, index) : undefined;
   if (cycle) {
     at(`steps.${index.get(cycle[0]!)!}`, `steps ${cycle.join(" -> ")} form a cycle without a wait`);
   }
