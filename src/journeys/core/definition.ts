@@ -40,6 +40,22 @@ function exactlyOne(keys: readonly string[], what: string) {
   };
 }
 
+/** Fields that mean something only beside another: alone the engine would ignore them without a word. */
+function onlyWith(pairs: ReadonlyArray<readonly [field: string, needs: string]>) {
+  return (value: Record<string, unknown>, ctx: z.RefinementCtx) => {
+    for (const [field, needs] of pairs) {
+      const v = value[field];
+      if ((Array.isArray(v) ? v.length > 0 : v !== undefined) && value[needs] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: [field],
+          message: `${field} works only with ${needs}; without it, it would be ignored`,
+        });
+      }
+    }
+  };
+}
+
 export const eventFilterSchema = z.strictObject({
   event: eventName.describe("the event name (track `event`)"),
   where: conditionSchema.optional().describe("a condition the event must also meet"),
@@ -90,7 +106,14 @@ export const waitSchema = z
     weekdays: z.array(z.enum(WEEKDAYS)).min(1).optional(),
     timeZone: z.string().optional().describe("used when the profile has none (default: the journey's)"),
   })
-  .superRefine(exactlyOne(["duration", "until", "timeOfDay"], "wait"));
+  .superRefine(exactlyOne(["duration", "until", "timeOfDay"], "wait"))
+  .superRefine(
+    onlyWith([
+      ["offset", "until"],
+      ["weekdays", "timeOfDay"],
+      ["timeZone", "timeOfDay"],
+    ]),
+  );
 
 export const holdBranchSchema = z.strictObject({
   id: z.string().regex(NAME, "must be a name: letters, digits and _"),
@@ -99,13 +122,20 @@ export const holdBranchSchema = z.strictObject({
   next: stepId.optional(),
 });
 
-export const holdUntilSchema = z.strictObject({
-  events: z.array(holdBranchSchema).min(1),
-  timeout: durationSchema.optional(),
-  resetOn: z.array(eventName).default([]).describe("events that restart the timeout"),
-  onTimeout: stepId.optional().describe("default: the next step in order"),
-  keep: z.number().int().min(1).max(100).default(10).describe("matched events kept per branch"),
-});
+export const holdUntilSchema = z
+  .strictObject({
+    events: z.array(holdBranchSchema).min(1),
+    timeout: durationSchema.optional(),
+    resetOn: z.array(eventName).default([]).describe("events that restart the timeout"),
+    onTimeout: stepId.optional().describe("default: the next step in order"),
+    keep: z.number().int().min(1).max(100).default(10).describe("matched events kept per branch"),
+  })
+  .superRefine(
+    onlyWith([
+      ["resetOn", "timeout"],
+      ["onTimeout", "timeout"],
+    ]),
+  );
 
 export const branchSchema = z.strictObject({
   cases: z.array(z.strictObject({ when: conditionSchema, next: stepId })).min(1),
