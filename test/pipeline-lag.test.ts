@@ -105,7 +105,12 @@ describe("the pipeline falls behind the log, then catches up", () => {
     expect(Math.max(...applyUnits(units).map((u) => u.appliedSeq))).toBe(30);
     expect(units.map((u) => u.owner)).toEqual(units.map(() => server.pipeline!.owner));
 
-    expect(await samples("waymark_pipeline_applied_events_total")).toEqual(new Map([["profiles", 30]]));
+    expect(await samples("waymark_pipeline_applied_events_total")).toEqual(
+      new Map([
+        ["profiles", 30],
+        ["journeys", 30],
+      ]),
+    );
     expect([...(await samples("waymark_pipeline_lag_events")).values()].every((n) => n === 0)).toBe(true);
   });
 });
@@ -129,6 +134,11 @@ describe("the newest events are erased from the log before they are resolved", (
     server.pipeline!.start();
     await drained(server);
     expect((await status())[0]).toMatchObject({ appliedSeq: 50, lagEvents: 0, lagSeconds: 0 });
-    expect(await samples("waymark_pipeline_applied_events_total")).toEqual(new Map([["profiles", 40]]));
+    expect(await samples("waymark_pipeline_applied_events_total")).toEqual(
+      new Map([
+        ["profiles", 40],
+        ["journeys", 40],
+      ]),
+    );
   });
 });
