@@ -403,3 +403,36 @@ describe("a webhook whose answer the journey waits for", () => {
     });
   });
 });
+
+describe("a holdout", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+    await publish(t.server, {
+      key: "winback",
+      name: "Win-back",
+      trigger: { event: "Churn Risk" },
+      entry: { holdout: 0.5 },
+      goal: { event: "Order Completed", within: "7d" },
+      steps: [{ id: "later", wait: { duration: "1d" } }],
+    });
+  });
+  afterAll(() => t.close());
+
+  it("records the control group once per person, runs no steps for it, and still counts its conversions", async () => {
+    for (let round = 0; round < 2; round++) {
+      for (let u = 0; u < 20; u++) await t.track("track", { userId: `h${u}`, event: "Churn Risk" });
+      await drained(t.server);
+    }
+    for (let u = 0; u < 20; u++) await t.track("track", { userId: `h${u}`, event: "Order Completed" });
+    await drained(t.server);
+    const all = await instancesOf(t.server, "winback");
+    expect(all).toHaveLength(20);
+    const held = all.filter((i) => i.status === "held_out");
+    expect(held.length).toBeGreaterThan(0);
+    expect(held.length).toBeLessThan(20);
+    expect(held.every((i) => i.timeline.every((e) => e.kind !== "step_started"))).toBe(true);
+    const stats = await (await t.server.admin("/api/v1/journeys/winback/stats")).json();
+    expect(stats.totals).toMatchObject({ entered: 20, heldOut: held.length, goalReached: 20 });
+  });
+});

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { PoolClient } from "pg";
 import type { AppliedEvent, PipelineStage } from "../pipeline/index.ts";
 import { advance, enter } from "./engine/advance.ts";
-import { decideEntry, entryKeyOf, reaches, triggers } from "./engine/entry.ts";
+import { decideEntry, entryKeyOf, reaches, triggers, type EntryHistory } from "./engine/entry.ts";
 import type { AdvanceResult, Instance, JourneyVersion, Message, ProfileData } from "./engine/types.ts";
 import { liveJourneys, type VersionCache } from "./definitions.ts";
 import { instanceOf, loadProfiles, lockInstancesOfProfiles, saveResults } from "./instances.ts";
@@ -66,7 +66,9 @@ async function applyWorkspace(
   const versionOf = (i: Instance) => versions.get(tx, workspaceId, i.journey, i.version);
   const profiles = await loadProfiles(tx, workspaceId, profileIds);
   const results: AdvanceResult[] = [];
-  const created: Instance[] = [];
+  // Who may enter what: the stored history of every (journey, person) this batch could start, read
+  // in one query, then kept up to date as the batch starts and ends instances.
+  const history = await loadHistory(tx, workspaceId, events, journeys, published, profiles);
 
   for (const e of events) {
     const message = e.message as Message;
@@ -83,6 +85,7 @@ async function applyWorkspace(
       );
       instances[n] = result.instance;
       results.push(result);
+      history.record(result.instance);
     }
     const forced = apiTriggerOf(message);
     for (const j of journeys) {
@@ -92,8 +95,13 @@ async function applyWorkspace(
       if (forced ? forced !== j.key : !triggers(def, message, profile)) continue;
       const key = entryKeyOf(def, message, profile);
       if (key === undefined) continue;
-      const history = await entryHistory(tx, workspaceId, j.key, e.profileId, key, instances, created);
-      const decision = decideEntry(def, j.key, e.profileId, history, now);
+      const decision = decideEntry(
+        def,
+        j.key,
+        e.profileId,
+        history.of(j.key, e.profileId, key, instances),
+        now,
+      );
       if (!decision.enter) continue;
       const lookups = await resolveLookups(tx, workspaceId, def, message, profile);
       const result = enter(
@@ -102,7 +110,7 @@ async function applyWorkspace(
         now,
       );
       instances.push(result.instance);
-      created.push(result.instance);
+      history.record(result.instance, true);
       results.push(result);
     }
     live.set(e.profileId, instances);
@@ -110,34 +118,91 @@ async function applyWorkspace(
   await saveResults(tx, workspaceId, results, now);
 }
 
-/** Entry history: the stored instances, updated by what this batch has started or ended. */
-async function entryHistory(
+interface KeyHistory {
+  held: boolean;
+  lastEndedAt: string | null;
+}
+
+/**
+ * The entry history of the (journey, person) pairs a batch may start, from one grouped query; `record`
+ * folds in what the batch does, `of` answers decideEntry's questions. Running instances are all
+ * loaded (and locked) by the stage, so "live" comes from them.
+ */
+async function loadHistory(
   tx: PoolClient,
   workspaceId: string,
-  journey: string,
-  profileId: string,
-  key: string | null,
-  inBatch: Instance[],
-  created: Instance[],
+  events: AppliedEvent[],
+  journeys: Array<{ key: string; status: string }>,
+  published: Map<string, JourneyVersion>,
+  profiles: Map<string, ProfileData>,
 ) {
-  const { rows } = await tx.query<{ count: string; ever: boolean; last_ended: Date | null }>(
-    `SELECT count(*) AS count,
-            coalesce(bool_or(key IS NOT DISTINCT FROM $4), false) AS ever,
-            max(ended_at) FILTER (WHERE key IS NOT DISTINCT FROM $4) AS last_ended
-     FROM journey_instances WHERE workspace_id = $1 AND profile_id = $2 AND journey_key = $3`,
-    [workspaceId, profileId, journey, key],
-  );
-  const r = rows[0]!;
-  const same = inBatch.filter((i) => i.journey === journey && i.key === key);
-  const lastEnded = [r.last_ended?.toISOString() ?? null, ...same.map((i) => i.endedAt)]
-    .filter((x): x is string => x !== null)
-    .sort()
-    .at(-1);
+  const pairs = new Set<string>();
+  for (const e of events) {
+    const message = e.message as Message;
+    const profile = profiles.get(e.profileId) ?? { id: e.profileId, traits: {} };
+    const forced = apiTriggerOf(message);
+    for (const j of journeys) {
+      if (j.status !== "active") continue;
+      if (forced ? forced === j.key : triggers(published.get(j.key)!.definition, message, profile)) {
+        pairs.add(`${j.key}\u0000${e.profileId}`);
+      }
+    }
+  }
+  const counts = new Map<string, number>();
+  const keys = new Map<string, Map<string | null, KeyHistory>>();
+  const pair = (journey: string, profileId: string) => `${journey}\u0000${profileId}`;
+  const keyed = (p: string) => {
+    let m = keys.get(p);
+    if (!m) keys.set(p, (m = new Map()));
+    return m;
+  };
+  if (pairs.size > 0) {
+    const list = [...pairs].map((p) => p.split("\u0000") as [string, string]);
+    const { rows } = await tx.query<{
+      journey_key: string;
+      profile_id: string;
+      key: string | null;
+      n: string;
+      held: boolean;
+      last_ended: Date | null;
+    }>(
+      `SELECT i.journey_key, i.profile_id, i.key, count(*) AS n, bool_or(i.status = 'held_out') AS held,
+              max(i.ended_at) AS last_ended
+       FROM journey_instances i JOIN unnest($2::text[], $3::uuid[]) AS x(j, p)
+         ON i.journey_key = x.j AND i.profile_id = x.p
+       WHERE i.workspace_id = $1 GROUP BY 1, 2, 3`,
+      [workspaceId, list.map((x) => x[0]), list.map((x) => x[1])],
+    );
+    for (const r of rows) {
+      const p = pair(r.journey_key, r.profile_id);
+      counts.set(p, (counts.get(p) ?? 0) + Number(r.n));
+      keyed(p).set(r.key, { held: r.held, lastEndedAt: r.last_ended?.toISOString() ?? null });
+    }
+  }
   return {
-    count: Number(r.count) + created.filter((i) => i.journey === journey && i.profileId === profileId).length,
-    ever: r.ever || same.length > 0,
-    // Every running instance of the person is loaded (and locked) in inBatch, with its latest state.
-    live: same.some((i) => i.status === "active"),
-    lastEndedAt: lastEnded ?? null,
+    /** Folds in an instance the batch started (`created`) or changed. */
+    record(instance: Instance, created = false) {
+      const p = pair(instance.journey, instance.profileId);
+      if (created) counts.set(p, (counts.get(p) ?? 0) + 1);
+      const k = keyed(p);
+      const before = k.get(instance.key) ?? { held: false, lastEndedAt: null };
+      const ended = [before.lastEndedAt, instance.endedAt].filter((x): x is string => x !== null).sort();
+      k.set(instance.key, {
+        held: before.held || instance.status === "held_out",
+        lastEndedAt: ended.at(-1) ?? null,
+      });
+    },
+    of(journey: string, profileId: string, key: string | null, running: Instance[]): EntryHistory {
+      const p = pair(journey, profileId);
+      const h = keys.get(p)?.get(key);
+      return {
+        // A held-out person stays out for that key: the control group is recorded once, not per event.
+        live:
+          running.some((i) => i.journey === journey && i.key === key && i.status === "active") || !!h?.held,
+        ever: h !== undefined,
+        lastEndedAt: h?.lastEndedAt ?? null,
+        count: counts.get(p) ?? 0,
+      };
+    },
   };
 }
