@@ -12,7 +12,8 @@ const KINDS = ["webhook", "update_profile"];
 /** Retries stop this long after the effect was created; the effect is then failed with its reason. */
 export const RETRY_WINDOW_MS = 4 * 3_600_000;
 
-interface OutboxRow {
+/** A claimed `outbox` row. */
+export interface OutboxRow {
   id: string;
   workspace_id: string;
   key: string;
@@ -58,18 +59,36 @@ export async function dispatchOutbox(
   now: Date,
   limit: number,
 ): Promise<number> {
+  const rows = await claimEffects(pool, now, limit, options.leaseMs);
+  await Promise.all(rows.map((row) => carryOut(pool, options, row, now)));
+  return rows.length;
+}
+
+/** Claims up to `limit` due effects, reserving each for `leaseMs` (a crash hands it on after that). */
+export async function claimEffects(
+  pool: Pool,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<OutboxRow[]> {
+  if (limit <= 0) return [];
   const { rows } = await pool.query<OutboxRow>(
     `UPDATE outbox o SET attempts = o.attempts + 1, next_attempt_at = $2, updated_at = $1
      FROM (SELECT id FROM outbox WHERE status = 'pending' AND kind = ANY($3) AND next_attempt_at <= $1
            ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) c
      WHERE o.id = c.id RETURNING o.*`,
-    [now, new Date(now.getTime() + options.leaseMs), KINDS, limit],
+    [now, new Date(now.getTime() + leaseMs), KINDS, limit],
   );
-  await Promise.all(rows.map((row) => carryOut(pool, options, row, now)));
-  return rows.length;
+  return rows;
 }
 
-async function carryOut(pool: Pool, options: DispatchOptions, row: OutboxRow, now: Date): Promise<void> {
+/** Carries out one claimed effect and records its outcome. */
+export async function carryOut(
+  pool: Pool,
+  options: Pick<DispatchOptions, "outbound" | "versions" | "random">,
+  row: OutboxRow,
+  now: Date,
+): Promise<void> {
   const effect = row.payload;
   if (effect.kind === "update_profile") {
     try {
@@ -156,18 +175,21 @@ async function finish(
   },
 ): Promise<void> {
   await withTx(pool, async (tx) => {
+    // Only while the claim is still ours: after the lease ran out another run may have taken the
+    // effect (attempts moved on), and its outcome is the one that counts.
     const { rowCount } = await tx.query(
       `UPDATE outbox SET status = $2, next_attempt_at = coalesce($3, next_attempt_at), last_error = $4, updated_at = $5
-       WHERE id = $1`,
+       WHERE id = $1 AND status = 'pending' AND attempts = $6`,
       [
         row.id,
         f.status === "retry" ? "pending" : f.status,
         f.status === "retry" ? f.at : null,
         "error" in f ? f.error : null,
         now,
+        row.attempts,
       ],
     );
-    // Gone meanwhile (the person was erased): nothing of them is written again.
+    // Gone meanwhile (erased with the person) or claimed again: nothing more to write.
     if (rowCount === 0) return;
     if (audit && row.instance_id && row.journey_key) {
       await insertAudit(tx, row.workspace_id, [

@@ -1,7 +1,7 @@
 import type { Notification, Pool, PoolClient } from "pg";
 import type { OutboundClient } from "../outbound/index.ts";
 import type { VersionCache } from "./definitions.ts";
-import { dispatchOutbox } from "./outbox.ts";
+import { carryOut, claimEffects } from "./outbox.ts";
 import { runDueSchedule } from "./schedule.ts";
 import { fireDueTimers } from "./timers.ts";
 
@@ -13,7 +13,7 @@ export interface JourneyWorkerOptions {
   pollMs?: number;
   /** Instances advanced per timer transaction. */
   timerBatch?: number;
-  /** Effects claimed per dispatch round (they run concurrently). */
+  /** Effects carried out at once (default 32). */
   outboxBatch?: number;
   /** How long a claimed effect is reserved before a crash hands it to another run. */
   leaseMs?: number;
@@ -32,6 +32,9 @@ export class JourneyWorker {
   private readonly wakers = new Map<string, () => void>();
   /** LISTENs for new effects (`waymark_outbox`), so the dispatcher starts at once, not at its next poll. */
   private listener: PoolClient | undefined;
+  /** Effects being carried out now (the dispatcher's slots in use). */
+  private inflight = 0;
+  private readonly carrying = new Set<Promise<void>>();
   /** Loops notified while busy: they go round again instead of sleeping. */
   private readonly pending = new Set<string>();
 
@@ -56,6 +59,7 @@ export class JourneyWorker {
     this.running = false;
     for (const wake of this.wakers.values()) wake();
     await Promise.all(this.loops);
+    await Promise.all(this.carrying);
     this.listener?.release(true);
     this.listener = undefined;
   }
@@ -71,18 +75,29 @@ export class JourneyWorker {
     return triggered === undefined ? 0 : 1;
   }
 
-  /** One dispatch round: carries out up to a batch of due effects. */
-  outboxOnce(): Promise<number> {
-    return dispatchOutbox(
-      this.pool,
-      {
-        outbound: this.options.outbound,
-        versions: this.options.versions,
-        leaseMs: this.options.leaseMs ?? 60_000,
-      },
-      this.now(),
-      this.options.outboxBatch ?? 32,
-    );
+  /**
+   * One dispatch round: claims as many due effects as there are free slots and starts them without
+   * waiting for the others, so one slow receiver holds one slot, not the whole dispatcher. Returns how
+   * many it started.
+   */
+  async outboxOnce(): Promise<number> {
+    const free = (this.options.outboxBatch ?? 32) - this.inflight;
+    const rows = await claimEffects(this.pool, this.now(), free, this.options.leaseMs ?? 60_000);
+    for (const row of rows) {
+      this.inflight += 1;
+      const options = { outbound: this.options.outbound, versions: this.options.versions };
+      const done = carryOut(this.pool, options, row, this.now())
+        .catch((err: unknown) => this.options.onError?.(err))
+        .finally(() => {
+          this.inflight -= 1;
+          this.carrying.delete(done);
+          const wake = this.wakers.get("outbox");
+          if (wake) wake();
+          else this.pending.add("outbox");
+        });
+      this.carrying.add(done);
+    }
+    return rows.length;
   }
 
   /** Opens the LISTEN connection when it is not open (again after a lost connection). */
