@@ -28,4 +28,5 @@ export {
 export { journeyStage, type JourneyRuntimeOptions } from "./stage.ts";
 export { JourneyWorker, type JourneyWorkerOptions } from "./worker.ts";
 export { exitInstances, getInstance, journeyStats, listInstances, type InstanceView } from "./read.ts";
-export { triggerJourney } from "./trigger.ts";
+export { triggerJourney, appendForPerson, type PersonRef } from "./trigger.ts";
+export { insertAudit as insertJourneyAudit } from "./instances.ts";
