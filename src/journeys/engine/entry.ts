@@ -80,7 +80,11 @@ export function entryKeyOf(
   return key === "" ? undefined : key.slice(0, 512);
 }
 
-/** Whether a later event reaches an instance: its entry key equals the instance's (always, unkeyed). */
+/**
+ * Whether a later event reaches an instance: its entry key equals the instance's (always, unkeyed).
+ * An event about something the instance itself did (a message it sent was opened, clicked, bounced)
+ * names the instance in `properties.instanceId` and reaches it whatever its key.
+ */
 export function reaches(
   def: JourneyDefinition,
   instance: Instance,
@@ -88,6 +92,8 @@ export function reaches(
   profile: ProfileData,
 ): boolean {
   if (instance.key === null) return true;
+  const properties = event.properties as Record<string, unknown> | undefined;
+  if (properties?.instanceId === instance.id) return true;
   return entryKeyOf(def, event, profile) === instance.key;
 }
 
