@@ -70,6 +70,8 @@ export interface TemplateEngineOptions {
    * HTML. Default: output as it is.
    */
   outputEscape?: "escape";
+  /** How many parsed templates to keep (default 1000); fewer for engines of large templates. */
+  cacheSize?: number;
 }
 
 /** Rendering and checking with one configured Liquid instance. */
@@ -171,7 +173,7 @@ export function createTemplateEngine(options: TemplateEngineOptions = {}): Templ
     const cached = parsed.get(template);
     if (cached) return cached;
     const templates = liquid.parse(template);
-    if (parsed.size >= 1000) parsed.clear();
+    if (parsed.size >= (options.cacheSize ?? 1000)) parsed.clear();
     parsed.set(template, templates);
     return templates;
   };
