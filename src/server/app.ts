@@ -16,6 +16,7 @@ import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { tableRoutes } from "./routes/tables.ts";
+import { templateRoutes } from "./routes/templates.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 
 /** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
@@ -87,6 +88,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await pipelineRoutes(admin, deps);
       await tableRoutes(admin, deps);
       await journeyRoutes(admin, deps);
+      await templateRoutes(admin, deps);
     });
   }
   return app;

@@ -1,0 +1,180 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { z } from "zod";
+import {
+  CHANNELS,
+  MESSAGE_LIMITS,
+  TEMPLATE_KEY,
+  describeTemplate,
+  listTemplates,
+  previewTemplate,
+  putTemplate,
+  templateContentSchema,
+} from "../../messaging/index.ts";
+import type { ServerDeps } from "../context.ts";
+
+const keyParams = z.object({
+  key: z
+    .string()
+    .regex(
+      TEMPLATE_KEY,
+      "a template key is lower case letters, digits, _ and -, starts with a letter or digit, at most 100 characters",
+    )
+    .describe("the template's key, e.g. welcome-email"),
+});
+
+const version = z.coerce
+  .number()
+  .int()
+  .min(1)
+  .max(2 ** 31 - 1)
+  .describe("a version number (default: the latest)");
+
+const channel = z.enum(CHANNELS);
+
+const storedSchema = z.object({
+  key: z.string(),
+  channel,
+  version: z.number().int().describe("the version this PUT stored: 1, 2, 3, ..."),
+  createdAt: z.string(),
+});
+
+const summarySchema = z.object({
+  key: z.string(),
+  channel,
+  latestVersion: z.number().int(),
+  createdAt: z.string().describe("when the first version was stored"),
+  updatedAt: z.string().describe("when the latest version was stored"),
+});
+
+const detailSchema = z.object({
+  key: z.string(),
+  channel,
+  version: z.number().int(),
+  content: templateContentSchema,
+  createdAt: z.string().describe("when this version was stored"),
+  versions: z
+    .array(z.object({ version: z.number().int(), createdAt: z.string() }))
+    .describe("every version, newest first"),
+});
+
+const previewBody = z
+  .strictObject({
+    profileId: z.string().optional().describe("the person's profile id"),
+    userId: z.string().optional().describe("or their userId"),
+    email: z.string().optional().describe("or their email"),
+    version: version.optional(),
+    event: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe("the event the message is about (`event` in templates), e.g. a track call"),
+    context: z.record(z.string(), z.unknown()).optional().describe("a journey's context (`context`)"),
+    data: z.record(z.string(), z.unknown()).optional().describe("the send API's data (`data`)"),
+  })
+  .refine((b) => [b.profileId, b.userId, b.email].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of profileId, userId or email",
+  });
+
+const previewSchema = z
+  .object({
+    channel,
+    version: z.number().int().describe("the version rendered"),
+    subject: z.string().optional().describe("email"),
+    html: z.string().optional().describe("email"),
+    text: z.string().optional().describe("email: the template's text part, or one generated from the HTML"),
+    title: z.string().optional().describe("push"),
+    body: z.string().optional().describe("SMS, push"),
+    data: z.record(z.string(), z.unknown()).optional().describe("push data; a webhook's JSON body"),
+  })
+  .describe("exactly what would be sent, by channel");
+
+/**
+ * Where the links of a preview point: WAYMARK_PUBLIC_URL, else the address this request came to
+ * (the same base `waymark start` prints).
+ */
+function publicUrlOf(req: FastifyRequest): string {
+  return process.env.WAYMARK_PUBLIC_URL || `${req.protocol}://${req.host}`;
+}
+
+/** Message templates: versions and previews (admin token). */
+export async function templateRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const now = deps.now ?? (() => new Date());
+  const common = { tags: ["templates"], security: [{ adminToken: [] }] };
+
+  r.put(
+    "/api/v1/templates/:key",
+    {
+      schema: {
+        ...common,
+        summary: "Store a new version of a message template",
+        description:
+          "Each PUT stores the next immutable version (1, 2, 3, ...); messages record the version they " +
+          "used. The content is parsed and rendered once with an empty scope first: a template that does " +
+          "not parse or render is refused with 400 naming the field and line (`mjml: line 12: ...`). A " +
+          "key keeps its channel (409). Liquid outputs are HTML-escaped in `html` and `mjml` (`| raw` opts " +
+          "out), not elsewhere; `{% unsubscribe_url %}` and `{% preferences_url %}` output the person's " +
+          `links. Limits: HTML ${MESSAGE_LIMITS.htmlBytes / 1024} KB, SMS ${MESSAGE_LIMITS.smsChars} ` +
+          `characters, push ${MESSAGE_LIMITS.pushBytes} bytes.`,
+        params: keyParams,
+        body: templateContentSchema,
+        response: { 200: storedSchema },
+      },
+    },
+    async (req) => putTemplate(deps.pool, req.workspace.id, req.params.key, req.body, now()),
+  );
+
+  r.get(
+    "/api/v1/templates",
+    {
+      schema: {
+        ...common,
+        summary: "The workspace's message templates, by key",
+        response: { 200: z.object({ items: z.array(summarySchema) }) },
+      },
+    },
+    async (req) => ({ items: await listTemplates(deps.pool, req.workspace.id) }),
+  );
+
+  r.get(
+    "/api/v1/templates/:key",
+    {
+      schema: {
+        ...common,
+        summary: "A template's latest version (or ?version=) and the list of its versions",
+        params: keyParams,
+        querystring: z.object({ version: version.optional() }),
+        response: { 200: detailSchema },
+      },
+    },
+    async (req) => describeTemplate(deps.pool, req.workspace.id, req.params.key, req.query.version),
+  );
+
+  r.post(
+    "/api/v1/templates/:key/preview",
+    {
+      schema: {
+        ...common,
+        summary: "Render a template for a person: exactly what would be sent",
+        description:
+          "Renders with the person's profile (`profile.id`, `profile.traits`) and the event, context and " +
+          "data given; links use the placeholder token `preview`. 404 for an unknown person or template, " +
+          "400 naming the field and line when the template does not render for this person.",
+        params: keyParams,
+        body: previewBody,
+        response: { 200: previewSchema },
+      },
+    },
+    async (req) => {
+      const { profileId, userId, email, ...rest } = req.body;
+      const person = (profileId ?? userId ?? email)!;
+      return previewTemplate(
+        deps.pool,
+        req.workspace.id,
+        req.params.key,
+        { person, ...rest },
+        publicUrlOf(req),
+      );
+    },
+  );
+}
