@@ -36,7 +36,7 @@ describe("first start on an empty data dir, then a restart on the same one", () 
     credentials = await readCredentials(dataDir);
   });
 
-  it("writes credentials.json (mode 0600) with the workspace id, write key, admin token and URL", async () => {
+  it("writes credentials.json (mode 0600) with the workspace id, write key, admin token, URL and webhook secret", async () => {
     const file = path.join(dataDir, "credentials.json");
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     expect(credentials).toEqual({
@@ -44,7 +44,11 @@ describe("first start on an empty data dir, then a restart on the same one", () 
       writeKey: expect.stringMatching(/^\S{16,}$/),
       adminToken: expect.stringMatching(/^wm_admin_\S+$/),
       apiUrl: server.url,
+      webhookSecret: expect.stringMatching(/^whsec_[A-Za-z0-9+/]{43}=$/),
     });
+    const workspace = await (await admin(server.url, credentials.adminToken, "/api/v1/workspace")).json();
+    const { webhookSecret } = credentials as Credentials & { webhookSecret?: string };
+    expect(workspace).toMatchObject({ id: credentials.workspaceId, webhookSecret });
   });
 
   it("prints a banner naming the URL, the embedded database and the credentials file", () => {

@@ -3,6 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
+import { webhookSecretOf } from "../messaging/channels/registry.ts";
 import { createWorkspace, type WorkspaceKeys } from "../workspaces/index.ts";
 
 export interface Credentials {
@@ -10,6 +11,8 @@ export interface Credentials {
   writeKey: string;
   adminToken: string;
   apiUrl: string;
+  /** The workspace's Standard Webhooks secret (whsec_...), to verify its webhooks; absent in files from before it. */
+  webhookSecret?: string;
 }
 
 export function credentialsPath(dataDir: string): string {
@@ -17,28 +20,36 @@ export function credentialsPath(dataDir: string): string {
 }
 
 /**
- * First start: when the database has no workspace yet, create "default" and write its keys to
- * `<dataDir>/credentials.json` (0600). Two processes starting at once create one workspace.
- * Returns the keys when this call created them.
+ * First start: when the database has no workspace yet, create "default" and write its keys and
+ * webhook secret to `<dataDir>/credentials.json` (0600). Two processes starting at once create one
+ * workspace. Returns the keys when this call created them. A later start adds the webhook secret to
+ * a credentials file written before there was one.
  */
 export async function bootstrapWorkspace(
   pool: Pool,
   dataDir: string,
   apiUrl: string,
 ): Promise<WorkspaceKeys | null> {
-  const keys = await withTx(pool, async (client) => {
+  const created = await withTx(pool, async (client) => {
     await client.query("SELECT pg_advisory_xact_lock(hashtext('waymark.bootstrap'))");
     const { rows } = await client.query("SELECT 1 FROM workspaces LIMIT 1");
-    return rows.length === 0 ? createWorkspace(client, "default") : null;
+    if (rows.length > 0) return null;
+    const keys = await createWorkspace(client, "default");
+    return { keys, webhookSecret: await webhookSecretOf(client, keys.workspaceId) };
   });
-  if (keys) await writeCredentials(dataDir, keys, apiUrl);
-  return keys;
+  if (created) {
+    await writeCredentials(dataDir, created.keys, apiUrl, created.webhookSecret);
+    return created.keys;
+  }
+  await addWebhookSecret(pool, dataDir);
+  return null;
 }
 
 export async function writeCredentials(
   dataDir: string,
   keys: WorkspaceKeys,
   apiUrl: string,
+  webhookSecret?: string,
 ): Promise<string> {
   await mkdir(dataDir, { recursive: true });
   const file = credentialsPath(dataDir);
@@ -47,9 +58,23 @@ export async function writeCredentials(
     writeKey: keys.writeKey,
     adminToken: keys.adminToken,
     apiUrl,
+    ...(webhookSecret ? { webhookSecret } : {}),
   };
   await writeFile(file, JSON.stringify(body, null, 2) + "\n", { mode: 0o600 });
   return file;
+}
+
+/** Adds the workspace's webhook secret to a credentials.json that lacks it, keeping its other fields. */
+async function addWebhookSecret(pool: Pool, dataDir: string): Promise<void> {
+  const file = credentialsPath(dataDir);
+  if (!existsSync(file)) return;
+  const credentials = JSON.parse(await readFile(file, "utf8")) as Partial<Credentials>;
+  if (credentials.webhookSecret || !credentials.workspaceId) return;
+  // A file naming a workspace this database does not have (or no valid id) is left as it is.
+  const webhookSecret = await webhookSecretOf(pool, credentials.workspaceId).catch(() => undefined);
+  if (!webhookSecret) return;
+  const body = { ...credentials, webhookSecret };
+  await writeFile(file, JSON.stringify(body, null, 2) + "\n", { mode: 0o600 });
 }
 
 /**

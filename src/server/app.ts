@@ -6,8 +6,12 @@ import { requireAdminToken } from "./auth.ts";
 import type { RouteDeps, ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { observePipelineLag } from "./metrics.ts";
+import { ChannelRegistry } from "../messaging/channels/registry.ts";
+import { createOutboundClient, parseAllowList } from "../outbound/index.ts";
 import { pipelineLag } from "../pipeline/index.ts";
 import { SuppressionList } from "../profiles/index.ts";
+import { channelRoutes } from "./routes/channels.ts";
+import { consentPageRoutes, consentRoutes } from "./routes/consent.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { journeyRoutes } from "./routes/journeys.ts";
@@ -21,10 +25,16 @@ import { trackingRoutes } from "./routes/tracking.ts";
 
 /** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
 export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance> {
+  // Without a registry from the caller, one of our own: it only has cached channels to forget on a
+  // PUT (nothing sends through it, so its outbound client allows nothing non-public).
+  const ownOutbound = serverDeps.channels
+    ? undefined
+    : createOutboundClient({ allow: parseAllowList(undefined) });
   // One suppression list for ingest and erasure, so an erasure here takes effect at once.
   const deps: RouteDeps = {
     ...serverDeps,
     suppression: serverDeps.suppression ?? new SuppressionList(serverDeps.pool),
+    channels: serverDeps.channels ?? new ChannelRegistry(serverDeps.pool, { outbound: ownOutbound! }),
   };
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -34,6 +44,12 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   });
+  if (ownOutbound) {
+    app.addHook("onClose", async () => {
+      await deps.channels.close();
+      await ownOutbound.close();
+    });
+  }
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
@@ -79,6 +95,8 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
   await app.register(systemRoutes, deps);
   if (deps.role !== "worker") {
     await app.register(trackingRoutes, deps);
+    // The unsubscribe and preference pages: no token, the link's signature is the credential.
+    await app.register(consentPageRoutes, deps);
     await app.register(async (admin) => {
       requireAdminToken(admin, deps.workspaces);
       await eventRoutes(admin, deps);
@@ -89,6 +107,8 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await tableRoutes(admin, deps);
       await journeyRoutes(admin, deps);
       await templateRoutes(admin, deps);
+      await consentRoutes(admin, deps);
+      await channelRoutes(admin, deps);
     });
   }
   return app;

@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Pool } from "pg";
 import type { EventWriter } from "../ingest/index.ts";
 import type { VersionCache } from "../journeys/index.ts";
+import type { ChannelRegistry } from "../messaging/channels/registry.ts";
 import type { SuppressionList } from "../profiles/index.ts";
 import type { Workspace, WorkspaceResolver } from "../workspaces/index.ts";
 import type { Metrics } from "./metrics.ts";
@@ -23,10 +24,12 @@ export interface ServerDeps {
   suppression?: SuppressionList;
   /** Published journey versions (immutable), shared with the journey runtime. */
   versions?: VersionCache;
+  /** The workspaces' channels, shared with the messaging worker so a PUT takes effect at once. */
+  channels?: ChannelRegistry;
 }
 
 /** What routes get once the app has filled in the defaults. */
-export type RouteDeps = ServerDeps & { suppression: SuppressionList };
+export type RouteDeps = ServerDeps & { suppression: SuppressionList; channels: ChannelRegistry };
 
 declare module "fastify" {
   interface FastifyRequest {

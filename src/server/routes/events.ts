@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { STORED_TYPES, listEvents, listRejected, storedEventSchema } from "../../ingest/index.ts";
+import { webhookSecretOf } from "../../messaging/channels/registry.ts";
 import type { ServerDeps } from "../context.ts";
 
 const pageQuery = {
@@ -62,13 +63,21 @@ export async function eventRoutes(app: FastifyInstance, deps: ServerDeps): Promi
     {
       schema: {
         tags: ["workspace"],
-        summary: "The workspace of the admin token",
+        summary: "The workspace of the admin token, with its write key and webhook secret",
+        description:
+          "webhookSecret (whsec_...) signs outgoing webhooks per Standard Webhooks; receivers verify with it.",
         security: [{ adminToken: [] }],
         response: {
-          200: z.object({ id: z.string(), name: z.string(), writeKey: z.string(), createdAt: z.string() }),
+          200: z.object({
+            id: z.string(),
+            name: z.string(),
+            writeKey: z.string(),
+            webhookSecret: z.string(),
+            createdAt: z.string(),
+          }),
         },
       },
     },
-    async (req) => req.workspace,
+    async (req) => ({ ...req.workspace, webhookSecret: await webhookSecretOf(deps.pool, req.workspace.id) }),
   );
 }

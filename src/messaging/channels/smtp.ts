@@ -1,0 +1,148 @@
+import { createHash } from "node:crypto";
+import { createTransport } from "nodemailer";
+import { z } from "zod";
+import type { Channel, OutgoingMessage, SendResult } from "../core/channel.ts";
+import { closedFailure } from "./outbound-result.ts";
+
+/** An email channel's settings: an SMTP server (a relay, or a provider's SMTP endpoint). */
+export const smtpConfigSchema = z.strictObject({
+  provider: z.literal("smtp"),
+  host: z.string().min(1).describe("the SMTP server's host name or address"),
+  port: z.number().int().min(1).max(65535).describe("587 (STARTTLS), 465 (TLS) or 25"),
+  secure: z.boolean().describe("true: TLS from the first byte (port 465); false: STARTTLS when offered"),
+  auth: z
+    .strictObject({ user: z.string().min(1), pass: z.string().min(1).describe("secret") })
+    .optional()
+    .describe("SMTP AUTH; left out for a relay that trusts the sender's address"),
+  from: z.string().min(3).describe('the From header: "Acme <news@acme.example>" or news@acme.example'),
+});
+export type SmtpConfig = z.infer<typeof smtpConfigSchema>;
+
+/** How long an SMTP conversation may take; a stalled server fails the send as retryable. */
+export interface SmtpTimeouts {
+  /** Connecting (DNS, TCP, TLS); default 10 000 ms. */
+  connectionMs?: number;
+  /** The server's greeting after connecting; default 10 000 ms. */
+  greetingMs?: number;
+  /** Inactivity on an open connection; default 30 000 ms. */
+  socketMs?: number;
+}
+
+/** Recipient rejections that mean the address does not exist (or never will accept): bounces. */
+const BOUNCE_CODES = new Set([550, 551, 553]);
+/** Characters of `id-left` (RFC 5322 dot-atom-text) kept as they are; `.` and `=` are escaped. */
+const MESSAGE_ID_SAFE = /[A-Za-z0-9!#$%&'*+/?^_`{|}~-]/;
+const MAX_ID_LEFT = 200;
+
+/**
+ * The Message-ID an idempotency key is sent with: `<key@waymark>`, the key's characters that are not
+ * allowed there written as `=XX` (its UTF-8 bytes in hex). The mapping is one-to-one, so two keys never
+ * share a Message-ID: receivers such as Gmail drop a second message with the same one, which is what
+ * makes a retried send harmless, and would also drop a different message that collided. A key whose
+ * escaped form is very long is replaced by its SHA-256.
+ */
+export function messageIdOf(idempotencyKey: string): string {
+  let left = "";
+  for (const char of idempotencyKey) {
+    if (MESSAGE_ID_SAFE.test(char)) left += char;
+    else
+      for (const byte of Buffer.from(char, "utf8"))
+        left += `=${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  if (left.length > MAX_ID_LEFT || left.length === 0) {
+    left = `sha256-${createHash("sha256").update(idempotencyKey).digest("hex")}`;
+  }
+  return `<${left}@waymark>`;
+}
+
+/** The nodemailer error fields read here. */
+interface SmtpError extends Error {
+  code?: string;
+  responseCode?: number;
+  command?: string;
+  response?: string;
+}
+
+/** What an SMTP failure means for the message. */
+export function describeSmtpFailure(err: unknown): SendResult & { ok: false } {
+  const e = (err instanceof Error ? err : new Error(String(err))) as SmtpError;
+  const code = e.responseCode;
+  const reply = e.response ? `: ${e.response}` : e.message ? `: ${e.message}` : "";
+  if (code === undefined) {
+    // No reply from the server: connection refused or dropped, DNS, TLS, a timeout. The message may
+    // have reached nobody, or (a drop after DATA) the server; the Message-ID makes a retry safe.
+    return { ok: false, permanent: false, reason: `smtp ${e.code ?? "error"}${reply}` };
+  }
+  const step = e.command ? ` on ${e.command}` : "";
+  if (code >= 500) {
+    const bounce = e.command === "RCPT TO" && BOUNCE_CODES.has(code);
+    return {
+      ok: false,
+      permanent: true,
+      ...(bounce ? { bounce } : {}),
+      reason: `smtp ${code}${step}${reply}`,
+    };
+  }
+  return { ok: false, permanent: false, reason: `smtp ${code}${step}${reply}` };
+}
+
+/**
+ * The email channel over SMTP (nodemailer), with a pool of up to `maxConnections` connections kept open
+ * between sends. The Message-ID comes from the idempotency key, so a retry after a lost reply is the
+ * same message to the receiver. Extra headers (List-Unsubscribe ...) are sent as given.
+ */
+export function createSmtpChannel(
+  config: SmtpConfig,
+  options: { maxConnections?: number; timeouts?: SmtpTimeouts } = {},
+): Channel {
+  const transport = createTransport({
+    pool: true,
+    host: config.host,
+    port: config.port,
+    secure: config.secure,
+    ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
+    maxConnections: options.maxConnections ?? 5,
+    connectionTimeout: options.timeouts?.connectionMs ?? 10_000,
+    greetingTimeout: options.timeouts?.greetingMs ?? 10_000,
+    socketTimeout: options.timeouts?.socketMs ?? 30_000,
+    dnsTimeout: options.timeouts?.connectionMs ?? 10_000,
+  });
+  const inFlight = new Set<Promise<unknown>>();
+  let closed = false;
+
+  async function send(message: OutgoingMessage): Promise<SendResult> {
+    if (closed) return closedFailure("smtp");
+    const sending = transport.sendMail({
+      from: config.from,
+      to: message.to,
+      subject: message.subject ?? "",
+      ...(message.html !== undefined ? { html: message.html } : {}),
+      ...(message.text !== undefined ? { text: message.text } : {}),
+      messageId: messageIdOf(message.idempotencyKey),
+      ...(message.headers ? { headers: message.headers } : {}),
+    });
+    inFlight.add(sending);
+    try {
+      // One recipient: its rejection fails the whole send (EENVELOPE), so a resolved send was accepted.
+      const info = await sending;
+      return { ok: true, providerMessageId: info.messageId };
+    } catch (err) {
+      return describeSmtpFailure(err);
+    } finally {
+      inFlight.delete(sending);
+    }
+  }
+
+  return {
+    kind: "email",
+    provider: "smtp",
+    send,
+    async close() {
+      closed = true;
+      // Sends in flight finish first: closing the pool under them would fail a message the server
+      // may already have taken.
+      await Promise.allSettled([...inFlight]);
+      transport.close();
+    },
+  };
+}
