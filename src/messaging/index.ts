@@ -3,6 +3,61 @@ export { acceptJourneyMessages, enqueueSend, type SendRequest } from "./queue.ts
 export { getMessage, listMessages, recordEngagement, retryMessage, type MessageView } from "./messages.ts";
 export { MessagingWorker, type MessagingWorkerOptions } from "./worker.ts";
 export {
+  DEFAULT_POLICY,
+  POLICY_CHANNELS,
+  capWindowStart,
+  decideDelivery,
+  deliveryPolicySchema,
+  orderByPriority,
+  priorityOf,
+  type DeliveryDecision,
+  type DeliveryInput,
+  type DeliveryPolicy,
+} from "./core/policy.ts";
+export {
+  CONSENT_CHANNELS,
+  SUPPRESSION_REASONS,
+  addressHash,
+  consentInputs,
+  deleteTopic,
+  getDeliveryPolicy,
+  getSubscriptions,
+  getTopic,
+  isSuppressed,
+  listSuppressions,
+  listTopics,
+  normaliseAddress,
+  putDeliveryPolicy,
+  putTopic,
+  setSubscriptions,
+  subscriptionInputSchema,
+  suppress,
+  topicInputSchema,
+  topicKeySchema,
+  unsuppress,
+  type ConsentInputs,
+  type Subscription,
+  type Suppression,
+  type Topic,
+} from "./consent.ts";
+export { linkUrls, signToken, verifyToken, type LinkPayload } from "./links.ts";
+export {
+  openLink,
+  preferencesOf,
+  savePreferences,
+  topicNameOf,
+  unsubscribeByLink,
+  type LinkContext,
+} from "./preferences.ts";
+export {
+  confirmUnsubscribePage,
+  errorPage,
+  linkNotFoundPage,
+  preferencePage,
+  unsubscribedPage,
+} from "./core/pages.ts";
+export { subscriptionStage, choicesFromTraits } from "./subscription-stage.ts";
+export {
   MESSAGE_LIMITS,
   checkMessage,
   emailContentSchema,
