@@ -116,6 +116,15 @@ describe("message templates through the API", () => {
     });
   });
 
+  it("describes its routes in the OpenAPI document", async () => {
+    const spec = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
+      paths: Record<string, unknown>;
+    };
+    for (const path of ["/api/v1/templates", "/api/v1/templates/{key}", "/api/v1/templates/{key}/preview"]) {
+      expect(spec.paths, path).toHaveProperty([path]);
+    }
+  });
+
   describe("a template that does not parse or render is refused with its field and line", () => {
     it("a Liquid error in the MJML", async () => {
       const mjml = welcome.replace("{{ data.coupon }}", "{{ data.coupon | shout }}");

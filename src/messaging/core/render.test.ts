@@ -312,6 +312,22 @@ describe("errors name the field and the line", () => {
     expect(error.message).toMatch(/^mjml: line 8: Attribute color has invalid value: not-a-colour/);
   });
 
+  it("an MJML error whose template line cannot be told says which line of the MJML after Liquid", async () => {
+    const mjml = [
+      "<mjml><mj-body><mj-section><mj-column>",
+      "{% for item in event.properties.items %}",
+      "<mj-text>{{ item.name }}</mj-text>",
+      "{% endfor %}",
+      '<mj-text color="bad">x</mj-text>',
+      '<mj-text color="bad">x</mj-text>',
+      "</mj-column></mj-section></mj-body></mjml>",
+    ].join("\n");
+    const error = await failure(email({ mjml }));
+    expect(error.message).toMatch(
+      /^mjml: line 7 of the MJML after Liquid: Attribute color has invalid value: bad .*\(and 1 more\)$/,
+    );
+  });
+
   it("MJML that is not MJML", async () => {
     const error = await failure(email({ mjml: "<p>hello</p>" }));
     expect(error.message).toMatch(/^mjml: Malformed MJML/);
