@@ -108,6 +108,7 @@ describe("the pipeline falls behind the log, then catches up", () => {
     expect(await samples("waymark_pipeline_applied_events_total")).toEqual(
       new Map([
         ["profiles", 30],
+        ["subscriptions", 30],
         ["journeys", 30],
       ]),
     );
@@ -137,6 +138,7 @@ describe("the newest events are erased from the log before they are resolved", (
     expect(await samples("waymark_pipeline_applied_events_total")).toEqual(
       new Map([
         ["profiles", 40],
+        ["subscriptions", 40],
         ["journeys", 40],
       ]),
     );

@@ -2,6 +2,7 @@ import { pino, type Logger } from "pino";
 import { migrate } from "../db/index.ts";
 import { EventWriter, ensurePartitions } from "../ingest/index.ts";
 import { JourneyWorker, VersionCache, journeyStage } from "../journeys/index.ts";
+import { subscriptionStage } from "../messaging/index.ts";
 import { createOutboundClient } from "../outbound/index.ts";
 import { PipelineWorker } from "../pipeline/index.ts";
 import { profileStage } from "../profiles/index.ts";
@@ -52,7 +53,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       config.role === "api"
         ? undefined
         : new PipelineWorker(db.pool, {
-            stages: [profileStage, journeyStage({ versions })],
+            stages: [profileStage, subscriptionStage, journeyStage({ versions })],
             onError: (err) => log.error({ err }, "pipeline batch failed; retrying"),
             onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
           });

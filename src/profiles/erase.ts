@@ -24,6 +24,10 @@ export interface ErasureCounts {
   journeyAuditRows: number;
   /** Those instances' effects in the outbox, delivered or not (a pending one is never carried out). */
   outboxEffects: number;
+  /** Their subscription choices (topics, channels). */
+  messageSubscriptions: number;
+  /** Their email addresses, phone numbers and push tokens added to messaging's suppression list (hashed). */
+  suppressedAddresses: number;
 }
 
 export interface Erasure {
@@ -42,9 +46,10 @@ export interface SuppressionCache {
  * Erases a person (right to erasure), in one transaction: the profile and every profile merged into
  * it, their identities, every event of theirs in the log, the dead letters that mention their
  * identifiers, the identity decisions, merges, stitch suggestions, device sightings, queued
- * pipeline work about them, and their journey instances with their audit rows and outbox effects.
- * Their identifiers go to the suppression list, hashed, so later events carrying them are dropped at
- * ingest; the erasure is logged with counts only. Message ids stay in `event_message_ids` (they are not
+ * pipeline work about them, their journey instances with their audit rows and outbox effects, and
+ * their subscription choices. Their identifiers go to the suppression list, hashed, so later events
+ * carrying them are dropped at ingest, and their addresses to messaging's, so nothing is sent to
+ * them; the erasure is logged with counts only. Message ids stay in `event_message_ids` (they are not
  * personal, and a retried old message must stay a duplicate rather than bring the person back).
  */
 export async function erasePerson(
@@ -69,6 +74,7 @@ export async function erasePerson(
     const profiles = await remove("profiles");
     // After the profiles, in the order an apply batch takes them (profiles, then instances).
     const journeys = await eraseJourneyData(tx, person);
+    const messaging = await eraseMessagingData(tx, person, now);
     const counts: ErasureCounts = {
       profiles,
       identities: await remove("identities"),
@@ -81,6 +87,7 @@ export async function erasePerson(
       queuedEvents,
       suppressedIdentifiers: await suppress(tx, person),
       ...journeys,
+      ...messaging,
     };
     await skipErasedTail(tx, workspaceId);
     const { rows } = await tx.query<{ id: number }>(
@@ -169,6 +176,50 @@ async function eraseJourneyData(
     journeyAuditRows: audit.rowCount ?? 0,
     outboxEffects: (first.rowCount ?? 0) + (rest.rowCount ?? 0),
   };
+}
+
+/**
+ * Removes their subscription choices and puts their addresses on messaging's suppression list with
+ * reason `erased`, so no message, transactional or not, reaches them again: the email and phone
+ * identifiers of their profiles, and every address a message to them went to (email, SMS, push). Plain
+ * SQL over messaging's tables, like the journey data above; the address is normalised and hashed
+ * exactly as `normaliseAddress`/`addressHash` in src/messaging/consent.ts do (email trimmed and
+ * lower-cased, a phone number's digits with a leading +, others trimmed; sha256, hex).
+ */
+async function eraseMessagingData(
+  tx: PoolClient,
+  person: Person,
+  now: Date,
+): Promise<Pick<ErasureCounts, "messageSubscriptions" | "suppressedAddresses">> {
+  const { workspaceId, profileIds, identifiers } = person;
+  const subscriptions = await tx.query(
+    "DELETE FROM subscriptions WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])",
+    [workspaceId, profileIds],
+  );
+  const suppressed = await tx.query(
+    `WITH raw(channel, address) AS (
+       SELECT CASE i.type WHEN 'email' THEN 'email' ELSE 'sms' END, i.value
+       FROM unnest($3::text[], $4::text[]) AS i(type, value) WHERE i.type IN ('email', 'phone')
+       UNION ALL
+       SELECT channel, to_address FROM messages
+       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND to_address IS NOT NULL
+         AND channel IN ('email', 'sms', 'push')
+     ), normalised AS (
+       SELECT DISTINCT channel, CASE channel
+           WHEN 'email' THEN lower(btrim(address, E' \\t\\n\\r\\f\\v'))
+           WHEN 'sms' THEN CASE WHEN btrim(address, E' \\t\\n\\r\\f\\v') LIKE '+%' THEN '+' ELSE '' END
+                           || regexp_replace(address, '[^0-9]', '', 'g')
+           ELSE btrim(address, E' \\t\\n\\r\\f\\v') END AS address
+       FROM raw
+     )
+     INSERT INTO message_suppressions (workspace_id, channel, address_hash, reason, created_at)
+     SELECT $1, channel, encode(sha256(convert_to(address, 'UTF8')), 'hex'), 'erased', $5
+     FROM normalised WHERE address NOT IN ('', '+')
+     ON CONFLICT (workspace_id, channel, address_hash) DO UPDATE SET reason = 'erased', detail = NULL
+       WHERE message_suppressions.reason <> 'erased'`,
+    [workspaceId, profileIds, identifiers.map((i) => i.type), identifiers.map((i) => i.value), now],
+  );
+  return { messageSubscriptions: subscriptions.rowCount ?? 0, suppressedAddresses: suppressed.rowCount ?? 0 };
 }
 
 async function suppress(tx: PoolClient, person: Person): Promise<number> {

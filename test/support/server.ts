@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
 import { JourneyWorker, VersionCache, journeyStage } from "../../src/journeys/index.ts";
+import { subscriptionStage } from "../../src/messaging/index.ts";
 import { createOutboundClient, parseAllowList } from "../../src/outbound/index.ts";
 import { PipelineWorker, type PipelineStage } from "../../src/pipeline/index.ts";
 import { profileStage } from "../../src/profiles/index.ts";
@@ -62,6 +63,7 @@ export async function startTestServer(
     ? new PipelineWorker(db.pool, {
         stages: [
           profileStage,
+          subscriptionStage,
           journeyStage({ versions, ...(options.now ? { now: options.now } : {}) }),
           ...(options.stages ?? []),
         ],
