@@ -180,13 +180,29 @@ describe("message templates through the API", () => {
     });
 
     it("builds the links on WAYMARK_PUBLIC_URL when it is set", async () => {
-      process.env.WAYMARK_PUBLIC_URL = "https://mail.shop.example";
+      const other = await startTestServer({ pipeline: true, publicUrl: "https://mail.shop.example" });
       try {
-        const res = await preview("welcome", { userId: "ada" });
+        await other.track("/v1/identify", { userId: "eve", traits: { email: "eve@example.com" } });
+        await drained(other);
+        const put = await other.admin("/api/v1/templates/hello", {
+          method: "PUT",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            channel: "email",
+            subject: "Hi",
+            html: '<a href="{% unsubscribe_url %}">Unsubscribe</a>',
+          }),
+        });
+        expect(put.status).toBe(200);
+        const res = await other.admin("/api/v1/templates/hello/preview", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ userId: "eve" }),
+        });
         const body = (await res.json()) as Record<string, string>;
         expect(body.html).toContain('href="https://mail.shop.example/u/preview"');
       } finally {
-        delete process.env.WAYMARK_PUBLIC_URL;
+        await other.close();
       }
     });
 

@@ -2,7 +2,7 @@ import { pino, type Logger } from "pino";
 import { migrate } from "../db/index.ts";
 import { EventWriter, ensurePartitions } from "../ingest/index.ts";
 import { JourneyWorker, VersionCache, journeyStage } from "../journeys/index.ts";
-import { subscriptionStage } from "../messaging/index.ts";
+import { ChannelRegistry, MessagingWorker, subscriptionStage } from "../messaging/index.ts";
 import { createOutboundClient } from "../outbound/index.ts";
 import { PipelineWorker } from "../pipeline/index.ts";
 import { profileStage } from "../profiles/index.ts";
@@ -39,6 +39,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const metrics = createMetrics();
     const versions = new VersionCache();
     const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
+    const outbound = createOutboundClient({ allow: config.outboundAllow });
+    // One registry for the API and the dispatcher: a PUT of a channel takes effect at once.
+    const channels = new ChannelRegistry(db.pool, { outbound });
     const app = await buildApp({
       pool: db.pool,
       writer,
@@ -48,6 +51,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       trustProxy: config.trustProxy,
       logger: log,
       versions,
+      channels,
+      ...(config.publicUrl ? { publicUrl: config.publicUrl } : {}),
     });
     const pipeline =
       config.role === "api"
@@ -57,7 +62,6 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
             onError: (err) => log.error({ err }, "pipeline batch failed; retrying"),
             onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
           });
-    const outbound = createOutboundClient({ allow: config.outboundAllow });
     const journeys =
       config.role === "api"
         ? undefined
@@ -75,6 +79,15 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     const shownHost = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
     const url =
       config.publicUrl ?? `http://${shownHost.includes(":") ? `[${shownHost}]` : shownHost}:${port}`;
+    const messaging =
+      config.role === "api"
+        ? undefined
+        : new MessagingWorker(db.pool, {
+            channels,
+            publicUrl: url,
+            onError: (err) => log.error({ err }, "messaging round failed; retrying"),
+          });
+    messaging?.start();
 
     const created = await bootstrapWorkspace(db.pool, config.dataDir, url);
     if (!created && !(await refreshApiUrl(config.dataDir, url))) {
@@ -118,6 +131,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         // over at once instead of after the lease expires.
         await pipeline?.stop();
         await journeys?.stop();
+        await messaging?.stop();
+        await channels.close();
         await outbound.close();
         await db.close();
       },

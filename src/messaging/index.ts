@@ -1,4 +1,10 @@
-export { CHANNELS, type Channel, type ChannelKind, type OutgoingMessage, type SendResult } from "./core/channel.ts";
+export {
+  CHANNELS,
+  type Channel,
+  type ChannelKind,
+  type OutgoingMessage,
+  type SendResult,
+} from "./core/channel.ts";
 export { acceptJourneyMessages, enqueueSend, type SendRequest } from "./queue.ts";
 export { getMessage, listMessages, recordEngagement, retryMessage, type MessageView } from "./messages.ts";
 export { MessagingWorker, type MessagingWorkerOptions } from "./worker.ts";
@@ -40,7 +46,7 @@ export {
   type Suppression,
   type Topic,
 } from "./consent.ts";
-export { linkUrls, signToken, verifyToken, type LinkPayload } from "./links.ts";
+export { linkUrls, signToken, tokenWorkspace, verifyToken, type LinkPayload } from "./links.ts";
 export {
   openLink,
   preferencesOf,
@@ -83,3 +89,14 @@ export {
   type TemplateSummary,
   type TemplateVersion,
 } from "./templates.ts";
+export {
+  ChannelRegistry,
+  PROVIDERS_OF,
+  channelConfigSchema,
+  getChannelPublic,
+  listChannels,
+  putChannel,
+  webhookSecretOf,
+  type ChannelRegistryOptions,
+  type ChannelView,
+} from "./channels/registry.ts";

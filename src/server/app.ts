@@ -6,15 +6,17 @@ import { requireAdminToken } from "./auth.ts";
 import type { RouteDeps, ServerDeps } from "./context.ts";
 import { errorHandler } from "./errors.ts";
 import { observePipelineLag } from "./metrics.ts";
-import { ChannelRegistry } from "../messaging/channels/registry.ts";
+import { ChannelRegistry } from "../messaging/index.ts";
 import { createOutboundClient, parseAllowList } from "../outbound/index.ts";
 import { pipelineLag } from "../pipeline/index.ts";
 import { SuppressionList } from "../profiles/index.ts";
 import { channelRoutes } from "./routes/channels.ts";
 import { consentPageRoutes, consentRoutes } from "./routes/consent.ts";
+import { engagementRoutes } from "./routes/engagement.ts";
 import { eventRoutes } from "./routes/events.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { journeyRoutes } from "./routes/journeys.ts";
+import { messageRoutes } from "./routes/messages.ts";
 import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
@@ -42,6 +44,8 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
+    // Signed link tokens (unsubscribe, click redirect) travel as path parameters.
+    maxParamLength: 4096,
     return503OnClosing: true,
   });
   if (ownOutbound) {
@@ -97,6 +101,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
     await app.register(trackingRoutes, deps);
     // The unsubscribe and preference pages: no token, the link's signature is the credential.
     await app.register(consentPageRoutes, deps);
+    await app.register(engagementRoutes, deps);
     await app.register(async (admin) => {
       requireAdminToken(admin, deps.workspaces);
       await eventRoutes(admin, deps);
@@ -109,6 +114,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await templateRoutes(admin, deps);
       await consentRoutes(admin, deps);
       await channelRoutes(admin, deps);
+      await messageRoutes(admin, deps);
     });
   }
   return app;

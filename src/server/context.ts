@@ -2,7 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { Pool } from "pg";
 import type { EventWriter } from "../ingest/index.ts";
 import type { VersionCache } from "../journeys/index.ts";
-import type { ChannelRegistry } from "../messaging/channels/registry.ts";
+import type { ChannelRegistry } from "../messaging/index.ts";
 import type { SuppressionList } from "../profiles/index.ts";
 import type { Workspace, WorkspaceResolver } from "../workspaces/index.ts";
 import type { Metrics } from "./metrics.ts";
@@ -26,6 +26,8 @@ export interface ServerDeps {
   versions?: VersionCache;
   /** The workspaces' channels, shared with the messaging worker so a PUT takes effect at once. */
   channels?: ChannelRegistry;
+  /** Where links in messages and previews point (WAYMARK_PUBLIC_URL, else the server's address). */
+  publicUrl?: string;
 }
 
 /** What routes get once the app has filled in the defaults. */

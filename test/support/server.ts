@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
 import { JourneyWorker, VersionCache, journeyStage } from "../../src/journeys/index.ts";
-import { subscriptionStage } from "../../src/messaging/index.ts";
+import { ChannelRegistry, MessagingWorker, subscriptionStage } from "../../src/messaging/index.ts";
 import { createOutboundClient, parseAllowList } from "../../src/outbound/index.ts";
 import { PipelineWorker, type PipelineStage } from "../../src/pipeline/index.ts";
 import { profileStage } from "../../src/profiles/index.ts";
@@ -41,6 +41,8 @@ export async function startTestServer(
     lookup?: Parameters<typeof createOutboundClient>[0]["lookup"];
     /** Timer and outbox poll interval (ms). */
     pollMs?: number;
+    /** WAYMARK_PUBLIC_URL: the base of links in messages and previews (default: the server's URL). */
+    publicUrl?: string;
   } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
@@ -49,6 +51,12 @@ export async function startTestServer(
   const metrics = createMetrics();
   const versions = new VersionCache();
   const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
+  const outbound = createOutboundClient({
+    allow: parseAllowList(options.outboundAllow ?? "127.0.0.1"),
+    timeoutMs: 2_000,
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+  });
+  const channels = new ChannelRegistry(db.pool, { outbound, ...(options.now ? { now: options.now } : {}) });
   const app = await buildApp({
     pool: db.pool,
     writer,
@@ -56,6 +64,8 @@ export async function startTestServer(
     metrics,
     role: "all",
     versions,
+    channels,
+    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.now ? { now: options.now } : {}),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
@@ -73,11 +83,6 @@ export async function startTestServer(
       })
     : undefined;
   pipeline?.start();
-  const outbound = createOutboundClient({
-    allow: parseAllowList(options.outboundAllow ?? "127.0.0.1"),
-    timeoutMs: 2_000,
-    ...(options.lookup ? { lookup: options.lookup } : {}),
-  });
   const journeys = options.pipeline
     ? new JourneyWorker(db.pool, {
         versions,
@@ -89,6 +94,15 @@ export async function startTestServer(
   journeys?.start();
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+  const messaging = options.pipeline
+    ? new MessagingWorker(db.pool, {
+        channels,
+        publicUrl: options.publicUrl ?? url,
+        pollMs: options.pollMs ?? 50,
+        ...(options.now ? { now: options.now } : {}),
+      })
+    : undefined;
+  messaging?.start();
   const basic = `Basic ${Buffer.from(`${keys.writeKey}:`).toString("base64")}`;
   return {
     url,
@@ -112,6 +126,8 @@ export async function startTestServer(
     close: async () => {
       await pipeline?.stop();
       await journeys?.stop();
+      await messaging?.stop();
+      await channels.close();
       await outbound.close();
       await app.close();
       await writer.close();

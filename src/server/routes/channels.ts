@@ -2,14 +2,14 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { NotFoundError } from "../../errors/index.ts";
-import { CHANNELS } from "../../messaging/core/channel.ts";
 import {
+  CHANNELS,
   PROVIDERS_OF,
   channelConfigSchema,
   getChannelPublic,
   listChannels,
   putChannel,
-} from "../../messaging/channels/registry.ts";
+} from "../../messaging/index.ts";
 import type { RouteDeps } from "../context.ts";
 
 const channelView = z.object({

@@ -92,8 +92,8 @@ const previewSchema = z
  * Where the links of a preview point: WAYMARK_PUBLIC_URL, else the address this request came to
  * (the same base `waymark start` prints).
  */
-function publicUrlOf(req: FastifyRequest): string {
-  return process.env.WAYMARK_PUBLIC_URL || `${req.protocol}://${req.host}`;
+function publicUrlOf(req: FastifyRequest, deps: ServerDeps): string {
+  return deps.publicUrl ?? `${req.protocol}://${req.host}`;
 }
 
 /** Message templates: versions and previews (admin token). */
@@ -173,7 +173,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ServerDeps): Pr
         req.workspace.id,
         req.params.key,
         { person, ...rest },
-        publicUrlOf(req),
+        publicUrlOf(req, deps),
       );
     },
   );

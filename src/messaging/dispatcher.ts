@@ -1,0 +1,362 @@
+import type { Pool } from "pg";
+import { withTx } from "../db/index.ts";
+import { NotFoundError } from "../errors/index.ts";
+import { appendForPerson, insertJourneyAudit } from "../journeys/index.ts";
+import type { ChannelRegistry } from "./channels/registry.ts";
+import type { OutgoingMessage, SendResult } from "./core/channel.ts";
+import { decideDelivery, priorityOf } from "./core/policy.ts";
+import { trackEmailHtml } from "./core/tracking.ts";
+import { consentInputs, suppress } from "./consent.ts";
+import { linkUrls, signToken } from "./links.ts";
+import { getTemplate } from "./templates.ts";
+import { renderMessage } from "./core/render.ts";
+
+/** Retries stop this long after the message was queued; it then fails with its last reason. */
+export const MESSAGE_RETRY_WINDOW_MS = 4 * 3_600_000;
+
+/** A claimed `messages` row. */
+export interface MessageRow {
+  id: string;
+  workspace_id: string;
+  idempotency_key: string;
+  profile_id: string | null;
+  channel: "email" | "sms" | "push" | "webhook";
+  template_key: string;
+  template_version: number | null;
+  topic: string | null;
+  transactional: boolean;
+  journey_key: string | null;
+  instance_id: string | null;
+  step: string | null;
+  data: { data?: Record<string, unknown>; event?: unknown; context?: Record<string, unknown> };
+  to_address: string | null;
+  attempts: number;
+  created_at: Date;
+}
+
+export interface DispatcherDeps {
+  channels: ChannelRegistry;
+  /** Base of the links in messages (unsubscribe, preferences, open pixel, click redirect). */
+  publicUrl: string;
+  random?: () => number;
+}
+
+/** Claims queued messages that are due, reserving them for `leaseMs` (a crash hands them on). */
+export async function claimMessages(
+  pool: Pool,
+  now: Date,
+  limit: number,
+  leaseMs: number,
+): Promise<MessageRow[]> {
+  if (limit <= 0) return [];
+  const { rows } = await pool.query<MessageRow>(
+    `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = $2, updated_at = $1
+     FROM (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= $1
+           ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) c
+     WHERE m.id = c.id RETURNING m.*`,
+    [now, new Date(now.getTime() + leaseMs), limit],
+  );
+  return rows;
+}
+
+type Outcome =
+  | { status: "sent"; providerMessageId: string | null; to: string; subject: string | null; version: number }
+  | { status: "skipped"; reason: string }
+  | { status: "delayed"; until: Date; reason: string }
+  | { status: "retry"; at: Date; reason: string }
+  | { status: "failed" | "bounced"; reason: string; to: string | null };
+
+/** Exponential backoff with jitter: about 10 s, 20 s, 40 s ... capped at one hour. */
+function backoffMs(attempts: number, random: number): number {
+  return Math.round(Math.min(10_000 * 2 ** Math.max(0, attempts - 1), 3_600_000) * (0.75 + random * 0.5));
+}
+
+/**
+ * Decides, renders and sends one claimed message, then records the outcome: in the message log, on
+ * the journey instance's timeline, and (for a delivery, a bounce) as an event of the person.
+ */
+export async function deliverMessage(
+  pool: Pool,
+  deps: DispatcherDeps,
+  row: MessageRow,
+  now: Date,
+): Promise<void> {
+  let outcome: Outcome;
+  try {
+    outcome = await attempt(pool, deps, row, now);
+  } catch (err) {
+    outcome = retryOrFail(row, now, (err as Error).message, deps);
+  }
+  await record(pool, row, outcome, now);
+}
+
+function retryOrFail(row: MessageRow, now: Date, reason: string, deps: DispatcherDeps): Outcome {
+  if (now.getTime() - row.created_at.getTime() >= MESSAGE_RETRY_WINDOW_MS) {
+    return {
+      status: "failed",
+      reason: `gave up after ${row.attempts} attempts: ${reason}`,
+      to: row.to_address,
+    };
+  }
+  return {
+    status: "retry",
+    at: new Date(now.getTime() + backoffMs(row.attempts, (deps.random ?? Math.random)())),
+    reason,
+  };
+}
+
+async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: Date): Promise<Outcome> {
+  const template = await getTemplate(
+    pool,
+    row.workspace_id,
+    row.template_key,
+    row.template_version ?? undefined,
+  );
+  const profile = row.profile_id
+    ? (
+        await pool.query<{ traits: Record<string, unknown>; timezone: string | null }>(
+          "SELECT traits, timezone FROM profiles WHERE workspace_id = $1 AND id = $2",
+          [row.workspace_id, row.profile_id],
+        )
+      ).rows[0]
+    : undefined;
+  const traits = profile?.traits ?? {};
+  const to = addressOf(row, traits, template.content as Record<string, unknown>);
+  if (!to) return { status: "skipped", reason: `no_address:${row.channel}` };
+
+  const consent = await consentInputs(
+    pool,
+    row.workspace_id,
+    row.profile_id,
+    row.channel,
+    to,
+    row.topic,
+    now,
+  );
+  const decision = decideDelivery({
+    ...consent,
+    channel: row.channel,
+    topic: row.topic,
+    transactional: row.transactional,
+    journey: row.journey_key,
+    priority: priorityOf(consent.policy, row.journey_key),
+    now,
+  });
+  if (decision.action === "skip") return { status: "skipped", reason: decision.reason };
+  if (decision.action === "delay")
+    return { status: "delayed", until: decision.until, reason: decision.reason };
+
+  const secret = await workspaceSecret(pool, row.workspace_id);
+  const token = signToken(secret, {
+    w: row.workspace_id,
+    p: row.profile_id,
+    c: row.channel,
+    t: row.topic,
+    m: row.id,
+  });
+  const base = deps.publicUrl.replace(/\/+$/, "");
+  const links = linkUrls(base, token);
+  const rendered = await renderMessage(
+    template.content,
+    {
+      profile: { id: row.profile_id, traits },
+      event: row.data.event ?? {},
+      context: row.data.context ?? {},
+      journey: { key: row.journey_key, step: row.step, instanceId: row.instance_id },
+      data: row.data.data ?? {},
+    },
+    links,
+  );
+
+  const channel = await deps.channels.get(row.workspace_id, row.channel);
+  if (!channel) return { status: "failed", reason: `channel ${row.channel} is not configured`, to };
+  const message: OutgoingMessage = {
+    id: row.id,
+    idempotencyKey: row.idempotency_key,
+    channel: row.channel,
+    to,
+  };
+  let subject: string | null = null;
+  switch (rendered.channel) {
+    case "email":
+      subject = rendered.subject;
+      message.subject = rendered.subject;
+      message.text = rendered.text;
+      message.html = trackEmailHtml(rendered.html, {
+        click: (target) => `${base}/c/${signToken(secret, { w: row.workspace_id, m: row.id, u: target })}`,
+        open: `${base}/o/${signToken(secret, { w: row.workspace_id, m: row.id })}`,
+      });
+      // RFC 8058 one-click unsubscribe; a receipt (transactional) has nothing to unsubscribe from.
+      if (!row.transactional) {
+        message.headers = {
+          "List-Unsubscribe": `<${links.unsubscribeUrl}>`,
+          "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        };
+      }
+      break;
+    case "sms":
+      message.body = rendered.body;
+      break;
+    case "push":
+      subject = rendered.title;
+      message.title = rendered.title;
+      message.body = rendered.body;
+      if (rendered.data) message.data = rendered.data;
+      break;
+    case "webhook":
+      message.data = rendered.data;
+      break;
+    default: {
+      const never: never = rendered;
+      throw new Error(`unknown rendered channel ${JSON.stringify(never)}`);
+    }
+  }
+  const result: SendResult = await channel.send(message);
+  if (result.ok) {
+    return {
+      status: "sent",
+      providerMessageId: result.providerMessageId ?? null,
+      to,
+      subject,
+      version: template.version,
+    };
+  }
+  if (result.permanent) {
+    return { status: result.bounce ? "bounced" : "failed", reason: result.reason, to };
+  }
+  return retryOrFail(row, now, result.reason, deps);
+}
+
+/** The address a message goes to: as given, else from the profile's traits. */
+function addressOf(
+  row: MessageRow,
+  traits: Record<string, unknown>,
+  content: Record<string, unknown>,
+): string | null {
+  if (row.to_address) return row.to_address;
+  const str = (v: unknown) => (typeof v === "string" && v.trim() !== "" ? v.trim() : null);
+  switch (row.channel) {
+    case "email":
+      return str(traits.email);
+    case "sms":
+      return str(traits.phone);
+    case "push":
+      return str(traits.pushToken) ?? str(traits.push_token);
+    case "webhook":
+      return str(row.data.data?.url) ?? str(content.url);
+    default:
+      return null;
+  }
+}
+
+async function workspaceSecret(pool: Pool, workspaceId: string): Promise<string> {
+  const { rows } = await pool.query<{ webhook_secret: string }>(
+    "SELECT webhook_secret FROM workspaces WHERE id = $1",
+    [workspaceId],
+  );
+  return rows[0]!.webhook_secret;
+}
+
+const EVENT_NAMES: Record<string, Record<string, string>> = {
+  email: {
+    sent: "Email Delivered",
+    bounced: "Email Bounced",
+    failed: "Email Failed",
+    skipped: "Email Skipped",
+  },
+  sms: { sent: "SMS Delivered", bounced: "SMS Bounced", failed: "SMS Failed", skipped: "SMS Skipped" },
+  push: { sent: "Push Delivered", bounced: "Push Bounced", failed: "Push Failed", skipped: "Push Skipped" },
+  webhook: {
+    sent: "Webhook Delivered",
+    bounced: "Webhook Failed",
+    failed: "Webhook Failed",
+    skipped: "Webhook Skipped",
+  },
+};
+
+/** Writes the outcome: the message row (only while our claim holds), the timeline, the event. */
+async function record(pool: Pool, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
+  await withTx(pool, async (tx) => {
+    const { rowCount } = await tx.query(
+      `UPDATE messages SET
+         status = CASE WHEN $3 IN ('retry', 'delayed') THEN 'queued' ELSE $3 END,
+         reason = $4, next_attempt_at = coalesce($5, next_attempt_at), provider_message_id = coalesce($6, provider_message_id),
+         to_address = coalesce($7, to_address), subject = coalesce($8, subject),
+         template_version = coalesce($9, template_version),
+         sent_at = CASE WHEN $3 = 'sent' THEN $10 ELSE sent_at END, updated_at = $10
+       WHERE id = $1 AND status = 'queued' AND attempts = $2`,
+      [
+        row.id,
+        row.attempts,
+        outcome.status,
+        "reason" in outcome ? outcome.reason : null,
+        outcome.status === "retry" ? outcome.at : outcome.status === "delayed" ? outcome.until : null,
+        outcome.status === "sent" ? outcome.providerMessageId : null,
+        "to" in outcome ? outcome.to : null,
+        outcome.status === "sent" ? outcome.subject : null,
+        outcome.status === "sent" ? outcome.version : null,
+        now,
+      ],
+    );
+    // Claimed again meanwhile (our lease ran out): the other run's outcome counts.
+    if (rowCount === 0) return;
+    if (outcome.status === "bounced" && outcome.to) {
+      await suppress(tx, row.workspace_id, row.channel, outcome.to, "hard_bounce", outcome.reason);
+    }
+    if (row.instance_id && row.journey_key && outcome.status !== "retry") {
+      const kind =
+        outcome.status === "sent"
+          ? "message_sent"
+          : outcome.status === "delayed"
+            ? "message_delayed"
+            : outcome.status === "skipped"
+              ? "message_skipped"
+              : "message_failed";
+      const reason =
+        outcome.status === "sent"
+          ? `${row.channel} ${row.template_key} to ${row.channel === "email" ? "the person's address" : row.channel}`
+          : outcome.reason;
+      await insertJourneyAudit(tx, row.workspace_id, [
+        {
+          at: now.toISOString(),
+          kind,
+          step: row.step,
+          reason,
+          data: { messageId: row.id },
+          instance: row.instance_id,
+          journey: row.journey_key,
+        },
+      ]);
+    }
+    // The outcome as an event of the person, in the same transaction: journeys branch on it and
+    // analytics count it, exactly once.
+    const name = EVENT_NAMES[row.channel]?.[outcome.status];
+    if (name && row.profile_id) {
+      try {
+        await appendForPerson(
+          tx,
+          row.workspace_id,
+          { profileId: row.profile_id },
+          {
+            type: "track",
+            event: name,
+            messageId: `message:${row.id}:${outcome.status}`,
+            properties: {
+              messageId: row.id,
+              channel: row.channel,
+              template: row.template_key,
+              journey: row.journey_key,
+              step: row.step,
+              instanceId: row.instance_id,
+              ...("reason" in outcome ? { reason: outcome.reason } : {}),
+            },
+          },
+          now,
+        );
+      } catch (err) {
+        // A person with no userId or anonymousId (an email-only send) cannot be addressed in the log.
+        if (!(err instanceof NotFoundError)) throw err;
+      }
+    }
+  });
+}

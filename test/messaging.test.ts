@@ -1,0 +1,285 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, instancesOf, post, publish } from "./support/journeys.ts";
+import { drained } from "./support/pipeline.ts";
+import { startTestServer } from "./support/server.ts";
+import { startSmtpServer } from "./support/smtp.ts";
+
+const MIN = 60_000;
+const json = (body: unknown) => ({
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
+
+interface MessageBody {
+  id: string;
+  status: string;
+  reason: string | null;
+  template: string;
+  journey: string | null;
+}
+
+/** A server with the pipeline, an injected clock, a real SMTP server as the email channel. */
+async function setup() {
+  const state = { clock: new Date("2026-05-04T10:00:00.000Z") };
+  const smtp = await startSmtpServer();
+  const server = await startTestServer({ pipeline: true, now: () => state.clock });
+  const channel = await server.admin("/api/v1/channels/email", {
+    method: "PUT",
+    ...json({
+      provider: "smtp",
+      host: smtp.host,
+      port: smtp.port,
+      secure: false,
+      from: "Shop <shop@example.com>",
+    }),
+  });
+  expect(channel.status).toBe(200);
+  return {
+    server,
+    smtp,
+    state,
+    later(ms: number) {
+      state.clock = new Date(state.clock.getTime() + ms);
+    },
+    async track(type: string, body: Record<string, unknown>) {
+      const res = await server.track(`/v1/${type}`, body);
+      expect(res.status).toBe(200);
+    },
+    async template(key: string, content: Record<string, unknown>) {
+      const res = await server.admin(`/api/v1/templates/${key}`, { method: "PUT", ...json(content) });
+      expect(res.status, await res.clone().text()).toBe(200);
+    },
+    async messages(query = ""): Promise<MessageBody[]> {
+      const res = await server.admin(`/api/v1/messages?limit=100${query}`);
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { items: MessageBody[] }).items;
+    },
+    async close() {
+      await server.close();
+      await smtp.close();
+    },
+  };
+}
+type Setup = Awaited<ReturnType<typeof setup>>;
+
+describe("a cart reminder email", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+    await t.template("cart-reminder", {
+      channel: "email",
+      subject: "{{ profile.traits.first_name }}, your cart is waiting",
+      mjml: `<mjml><mj-body><mj-section><mj-column>
+<mj-text>Hi {{ profile.traits.first_name }}, you left:</mj-text>
+{% for item in context.cart %}<mj-text>{{ item.name }} ({{ item.price }})</mj-text>{% endfor %}
+<mj-button href="https://shop.example/cart">Back to your cart</mj-button>
+<mj-text><a href="{% unsubscribe_url %}">Unsubscribe</a></mj-text>
+</mj-column></mj-section></mj-body></mjml>`,
+    });
+    const topic = await t.server.admin("/api/v1/topics/promotions", {
+      method: "PUT",
+      ...json({ name: "Promotions", channels: ["email"], default: "opt_out" }),
+    });
+    expect(topic.status).toBe(200);
+    await publish(t.server, {
+      key: "cart-email",
+      name: "Cart email",
+      trigger: { event: "Product Added" },
+      entry: { key: "{{ event.properties.cart_id }}" },
+      context: {
+        collections: { cart: { id: "{{ event.properties.product_id }}", upsert: ["Product Added"] } },
+      },
+      steps: [
+        { id: "wait", wait: { duration: "1h" } },
+        { id: "remind", message: { channel: "email", template: "cart-reminder", topic: "promotions" } },
+        {
+          id: "clicked",
+          hold_until: {
+            events: [{ id: "click", event: "Email Link Clicked", next: "thanks" }],
+            timeout: "1d",
+          },
+        },
+        { id: "thanks", update_profile: { traits: { came_back: true } } },
+      ],
+    });
+    await t.track("identify", { userId: "ada", traits: { email: "ada@example.com", first_name: "Ada" } });
+  });
+  afterAll(() => t.close());
+
+  it("arrives with the person's name and the cart's items, and List-Unsubscribe headers", async () => {
+    await t.track("track", {
+      userId: "ada",
+      event: "Product Added",
+      properties: { cart_id: "k1", product_id: "p1", name: "Socks", price: 9.5 },
+    });
+    await t.track("track", {
+      userId: "ada",
+      event: "Product Added",
+      properties: { cart_id: "k1", product_id: "p2", name: "Hat", price: 20 },
+    });
+    await drained(t.server);
+    t.later(60 * MIN);
+    const [mail] = await t.smtp.waitFor(1);
+    expect(mail!.subject).toBe("Ada, your cart is waiting");
+    expect(mail!.to).toEqual(["ada@example.com"]);
+    expect(mail!.text).toContain("Socks (9.5)");
+    expect(mail!.text).toContain("Hat (20)");
+    expect(mail!.html).toContain("Hi Ada, you left:");
+    expect(mail!.headers["list-unsubscribe-post"]).toBe("List-Unsubscribe=One-Click");
+    expect(mail!.headers["list-unsubscribe"]).toMatch(/^<http:\/\/127\.0\.0\.1:\d+\/u\/[A-Za-z0-9_.-]+>$/);
+    const [message] = await eventually(async () => {
+      const list = await t.messages("&status=sent");
+      return list.length === 1 ? list : undefined;
+    }, "the message to be logged as sent");
+    expect(message!.journey).toBe("cart-email");
+  });
+
+  it("a click goes through the signed redirect, becomes an event, and moves the journey on", async () => {
+    const mail = t.smtp.mails[0]!;
+    const link = /href="(http:\/\/127\.0\.0\.1:\d+\/c\/[^"]+)"/.exec(mail.html!)![1]!;
+    const res = await fetch(link.replace(/&amp;/g, "&"), { redirect: "manual" });
+    expect(res.status).toBe(302);
+    expect(res.headers.get("location")).toBe("https://shop.example/cart");
+    const tampered = await fetch(`${link.slice(0, -3)}xyz`, { redirect: "manual" });
+    expect(tampered.status).toBe(404);
+    const instance = await eventually(async () => {
+      await drained(t.server);
+      const [i] = await instancesOf(t.server, "cart-email");
+      return i?.status === "completed" ? i : undefined;
+    }, "the instance to take the click branch");
+    const kinds = instance.timeline.map((e) => e.kind);
+    expect(kinds).toEqual(
+      expect.arrayContaining(["message_queued", "message_sent", "event_matched", "profile_updated"]),
+    );
+  });
+
+  it("one-click unsubscribe: the next promotional email is skipped with its reason, a transactional one still goes", async () => {
+    const unsubscribe = /<(.+)>/.exec(t.smtp.mails[0]!.headers["list-unsubscribe"]!)![1]!;
+    const res = await fetch(unsubscribe, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: "List-Unsubscribe=One-Click",
+    });
+    expect(res.status).toBe(200);
+    await t.track("track", {
+      userId: "ada",
+      event: "Product Added",
+      properties: { cart_id: "k2", product_id: "p3", name: "Scarf", price: 15 },
+    });
+    await drained(t.server);
+    t.later(60 * MIN);
+    const skipped = await eventually(async () => {
+      const list = await t.messages("&status=skipped");
+      return list.length === 1 ? list[0] : undefined;
+    }, "the second reminder to be skipped");
+    expect(skipped.reason).toBe("unsubscribed:promotions");
+
+    await t.template("receipt", {
+      channel: "email",
+      subject: "Your receipt",
+      html: "<p>Thanks, {{ profile.traits.first_name }}</p>",
+    });
+    const send = await post(t.server, "/api/v1/send", { template: "receipt", to: { userId: "ada" } });
+    expect(send.status).toBe(202);
+    const mails = await t.smtp.waitFor(2);
+    expect(mails[1]!.subject).toBe("Your receipt");
+    expect(t.smtp.mails).toHaveLength(2);
+  });
+});
+
+describe("a bounce", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+    await t.template("news", { channel: "email", subject: "News", html: "<p>Hello</p>" });
+  });
+  afterAll(() => t.close());
+
+  it("suppresses the address: later sends, transactional ones too, are skipped with suppressed:hard_bounce", async () => {
+    t.smtp.reject("gone@example.com", 550);
+    await t.track("identify", { userId: "gone", traits: { email: "gone@example.com" } });
+    await drained(t.server);
+    const first = (await (
+      await post(t.server, "/api/v1/send", { template: "news", to: { userId: "gone" } })
+    ).json()) as {
+      id: string;
+    };
+    const bounced = await eventually(async () => {
+      const res = await t.server.admin(`/api/v1/messages/${first.id}`);
+      const m = (await res.json()) as MessageBody;
+      return m.status === "bounced" ? m : undefined;
+    }, "the bounce");
+    expect(bounced.reason).toMatch(/550/);
+    await post(t.server, "/api/v1/send", { template: "news", to: { userId: "gone" } });
+    const skipped = await eventually(async () => {
+      const list = await t.messages("&status=skipped");
+      return list[0];
+    }, "the next send to be skipped");
+    expect(skipped.reason).toBe("suppressed:hard_bounce");
+    expect(t.smtp.mails).toHaveLength(0);
+    // The bounce is an event of the person.
+    await drained(t.server);
+    const events = await (await t.server.admin("/api/v1/events?event=Email%20Bounced")).json();
+    expect(events.items).toHaveLength(1);
+  });
+});
+
+describe("caps and quiet hours", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+    await t.template("promo", { channel: "email", subject: "Deal {{ data.n }}", html: "<p>Deal</p>" });
+    const policy = await t.server.admin("/api/v1/policies/delivery", {
+      method: "PUT",
+      ...json({
+        caps: [{ channel: "email", limit: 2, per: "1d" }],
+        quietHours: { start: "21:00", end: "08:00", mode: "delay" },
+      }),
+    });
+    expect(policy.status, await policy.clone().text()).toBe(200);
+    await t.track("identify", {
+      userId: "bo",
+      traits: { email: "bo@example.com" },
+      context: { timezone: "Europe/Berlin" },
+    });
+    await drained(t.server);
+  });
+  afterAll(() => t.close());
+
+  it("sends two promotional emails a day and skips the third with capped:email 2/1d", async () => {
+    for (let n = 1; n <= 3; n++) {
+      await post(t.server, "/api/v1/send", {
+        template: "promo",
+        to: { userId: "bo" },
+        transactional: false,
+        data: { n },
+      });
+      await eventually(
+        async () => ((await t.messages("&status=queued")).length === 0 ? true : undefined),
+        `send ${n}`,
+      );
+    }
+    expect(t.smtp.mails.map((m) => m.subject)).toEqual(["Deal 1", "Deal 2"]);
+    const [skipped] = await t.messages("&status=skipped");
+    expect(skipped!.reason).toBe("capped:email 2/1d");
+  });
+
+  it("delays a message sent at 22:00 Berlin time to 08:00", async () => {
+    t.state.clock = new Date("2026-05-05T20:00:00.000Z"); // 22:00 in Berlin (CEST), a new local day
+    await post(t.server, "/api/v1/send", {
+      template: "promo",
+      to: { userId: "bo" },
+      transactional: false,
+      data: { n: 4 },
+    });
+    const delayed = await eventually(async () => {
+      const [m] = await t.messages("&status=queued");
+      return m?.reason ? m : undefined;
+    }, "the delay");
+    expect(delayed.reason).toBe("quiet_hours:delayed until 2026-05-06T06:00:00.000Z");
+    expect(t.smtp.mails).toHaveLength(2);
+    t.state.clock = new Date("2026-05-06T06:00:00.000Z");
+    const mails = await t.smtp.waitFor(3);
+    expect(mails[2]!.subject).toBe("Deal 4");
+  });
+});
