@@ -1,3 +1,4 @@
+import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { drained } from "./support/pipeline.ts";
 import { startReceiver, type Receiver } from "./support/receiver.ts";
@@ -162,6 +163,19 @@ describe("the abandoned cart journey", () => {
     const [hook] = await receiver.waitFor(1);
     expect(hook!.path).toBe("/hooks/cart");
     expect(hook!.headers["webhook-id"]).toMatch(/^[0-9a-f-]{36}:1$/);
+    // Signed per Standard Webhooks with the workspace's secret. (Webhook.verify also checks the
+    // timestamp against the real clock, which this test pins elsewhere: the signature is checked as
+    // verify does, on the id, timestamp and body received.)
+    const { webhookSecret } = (await (await server.admin("/api/v1/workspace")).json()) as {
+      webhookSecret: string;
+    };
+    const id = String(hook!.headers["webhook-id"]);
+    const at = new Date(Number(hook!.headers["webhook-timestamp"]) * 1000);
+    const signer = new Webhook(webhookSecret);
+    expect(hook!.headers["webhook-signature"]).toBe(signer.sign(id, at, JSON.stringify(hook!.body)));
+    expect(hook!.headers["webhook-signature"]).not.toBe(
+      signer.sign(id, at, JSON.stringify({ forged: true })),
+    );
     expect(hook!.body).toEqual({
       email: "ada@example.com",
       items: [{ cart_id: "c1", product_id: "p2", price: 20 }],

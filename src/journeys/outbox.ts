@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from "pg";
+import { Webhook } from "standardwebhooks";
 import { withTx } from "../db/index.ts";
 import type { OutboundClient, OutboundResult } from "../outbound/index.ts";
 import { advance } from "./engine/advance.ts";
@@ -111,6 +112,12 @@ export async function carryOut(
     return;
   }
   if (effect.kind !== "webhook") return;
+  // Signed per Standard Webhooks with the workspace's whsec_ secret, like the webhook channel.
+  const { rows: secrets } = await pool.query<{ webhook_secret: string }>(
+    "SELECT webhook_secret FROM workspaces WHERE id = $1",
+    [row.workspace_id],
+  );
+  const signature = new Webhook(secrets[0]!.webhook_secret).sign(row.key, now, effect.request.body ?? "");
   const result = await options.outbound.request({
     method: effect.request.method,
     url: effect.request.url,
@@ -118,6 +125,7 @@ export async function carryOut(
       ...effect.request.headers,
       "webhook-id": row.key,
       "webhook-timestamp": String(Math.floor(now.getTime() / 1000)),
+      "webhook-signature": signature,
     },
     ...(effect.request.body !== undefined ? { body: effect.request.body } : {}),
   });
