@@ -27,6 +27,11 @@ export interface Config {
    * again once this passes. WAYMARK_OUTBOX_LEASE_MS, default 60 000.
    */
   outboxLeaseMs: number;
+  /**
+   * How long (ms) the messaging dispatcher reserves a claimed message; after a crash the message is
+   * sent again (same idempotency key) once this passes. WAYMARK_MESSAGE_LEASE_MS, default 60 000.
+   */
+  messageLeaseMs: number;
 }
 
 export interface ConfigFlags {
@@ -58,15 +63,16 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     logLevel: env.WAYMARK_LOG_LEVEL ?? "info",
     trustProxy: readTrustProxy(env.WAYMARK_TRUST_PROXY),
     outboundAllow: parseAllowList(env.WAYMARK_OUTBOUND_ALLOW),
-    outboxLeaseMs: readOutboxLeaseMs(env.WAYMARK_OUTBOX_LEASE_MS),
+    outboxLeaseMs: readLeaseMs("WAYMARK_OUTBOX_LEASE_MS", env.WAYMARK_OUTBOX_LEASE_MS),
+    messageLeaseMs: readLeaseMs("WAYMARK_MESSAGE_LEASE_MS", env.WAYMARK_MESSAGE_LEASE_MS),
   };
 }
 
-function readOutboxLeaseMs(value: string | undefined): number {
+function readLeaseMs(name: string, value: string | undefined): number {
   if (value === undefined || value.trim() === "") return 60_000;
   const ms = Number(value);
   if (!Number.isInteger(ms) || ms < 1) {
-    throw new Error(`WAYMARK_OUTBOX_LEASE_MS must be a whole number of milliseconds above 0 (got ${value})`);
+    throw new Error(`${name} must be a whole number of milliseconds above 0 (got ${value})`);
   }
   return ms;
 }

@@ -85,6 +85,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         : new MessagingWorker(db.pool, {
             channels,
             publicUrl: url,
+            leaseMs: config.messageLeaseMs,
             onError: (err) => log.error({ err }, "messaging round failed; retrying"),
           });
     messaging?.start();
