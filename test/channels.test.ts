@@ -451,6 +451,17 @@ describe("push through FCM, beyond the contract", () => {
     expect(fcm.pushes[0]!.name).toMatch(new RegExp(`^projects/${fcm.projectId}/messages/`));
   });
 
+  it("sends a data-only push (no title, no body) without a notification", async () => {
+    fcm.reset();
+    const { title: _title, body: _body, ...silent } = pushMessage("silent-1", 1);
+    expect(await channel().send(silent)).toMatchObject({ ok: true });
+    expect(fcm.pushes[0]!.notification).toBeUndefined();
+    expect(fcm.pushes[0]!.data).toMatchObject({
+      productId: "kettle-1",
+      [FCM_IDEMPOTENCY_DATA_KEY]: "silent-1",
+    });
+  });
+
   it("bounces a malformed device token (400 INVALID_ARGUMENT on message.token)", async () => {
     const result = await channel().send(pushMessage("bad-token-1", 1, "not-a-token"));
     expect(result).toMatchObject({

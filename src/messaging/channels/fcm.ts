@@ -97,7 +97,8 @@ export function createFcmChannel(config: FcmConfig, options: { outbound: Outboun
     const payload = {
       message: {
         token: message.to,
-        notification,
+        // A data-only push (no title, no body) is handed to the app without showing anything.
+        ...(Object.keys(notification).length > 0 ? { notification } : {}),
         data: { ...stringValues(message.data), [FCM_IDEMPOTENCY_DATA_KEY]: message.idempotencyKey },
       },
     };
