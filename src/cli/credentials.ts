@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
-import { webhookSecretOf } from "../messaging/channels/registry.ts";
+import { webhookSecretOf } from "../messaging/index.ts";
 import { createWorkspace, type WorkspaceKeys } from "../workspaces/index.ts";
 
 export interface Credentials {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { STORED_TYPES, listEvents, listRejected, storedEventSchema } from "../../ingest/index.ts";
-import { webhookSecretOf } from "../../messaging/channels/registry.ts";
+import { webhookSecretOf } from "../../messaging/index.ts";
 import type { ServerDeps } from "../context.ts";
 
 const pageQuery = {
