@@ -222,6 +222,28 @@ describe("a bounce", () => {
     const events = await (await t.server.admin("/api/v1/events?event=Email%20Bounced")).json();
     expect(events.items).toHaveLength(1);
   });
+
+  it("erasing the person removes their messages and keeps the address suppressed (hashed)", async () => {
+    const [message] = await t.messages();
+    const res = await t.server.admin(
+      `/api/v1/profiles/${(message as unknown as { profileId: string }).profileId}`,
+      {
+        method: "DELETE",
+      },
+    );
+    expect(res.status).toBe(200);
+    const { counts } = (await res.json()) as { counts: Record<string, number> };
+    expect(counts.messages).toBe(2);
+    expect(await t.messages()).toEqual([]);
+    const { rows } = await t.server.db.pool.query(
+      "SELECT count(*)::int AS n FROM messages WHERE to_address = 'gone@example.com' OR data::text LIKE '%gone@%'",
+    );
+    expect(rows[0].n).toBe(0);
+    const suppressed = await t.server.db.pool.query(
+      "SELECT reason FROM message_suppressions WHERE channel = 'email'",
+    );
+    expect(suppressed.rows.map((r) => r.reason)).toEqual(["erased"]);
+  });
 });
 
 describe("caps and quiet hours", () => {

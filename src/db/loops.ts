@@ -24,6 +24,7 @@ export class PollingLoops {
   private readonly tracked = new Set<Promise<unknown>>();
   private listener: PoolClient | undefined;
   private listening: Promise<void> | undefined;
+  private releaseListener: (() => void) | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -47,8 +48,8 @@ export class PollingLoops {
     for (const wake of this.wakers.values()) wake();
     await Promise.all(this.loops);
     await Promise.all(this.tracked);
-    this.listener?.release(true);
-    this.listener = undefined;
+    await this.listening?.catch(() => undefined);
+    this.releaseListener?.();
   }
 
   /** Wakes a loop now if it sleeps, or makes it go round again if it is busy. */
@@ -76,16 +77,29 @@ export class PollingLoops {
 
   private async openListener(channels: string[]): Promise<void> {
     const client = await this.pool.connect();
-    client.on("error", (err) => {
-      this.options.onError?.(err);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       if (this.listener === client) this.listener = undefined;
       client.release(true);
+    };
+    // A connection lost (or terminated at shutdown) errors after stop may have released it: once only.
+    client.on("error", (err) => {
+      if (!released) this.options.onError?.(err);
+      release();
     });
+    this.releaseListener = release;
     client.on("notification", (n: Notification) => {
       const name = this.options.wakeOn?.[n.channel];
       if (name) this.wake(name);
     });
-    for (const channel of channels) await client.query(`LISTEN ${channel}`);
+    try {
+      for (const channel of channels) await client.query(`LISTEN ${channel}`);
+    } catch (err) {
+      release();
+      throw err;
+    }
     this.listener = client;
   }
 

@@ -28,6 +28,8 @@ export interface ErasureCounts {
   messageSubscriptions: number;
   /** Their email addresses, phone numbers and push tokens added to messaging's suppression list (hashed). */
   suppressedAddresses: number;
+  /** Messages to them (the message log). */
+  messages: number;
 }
 
 export interface Erasure {
@@ -190,7 +192,7 @@ async function eraseMessagingData(
   tx: PoolClient,
   person: Person,
   now: Date,
-): Promise<Pick<ErasureCounts, "messageSubscriptions" | "suppressedAddresses">> {
+): Promise<Pick<ErasureCounts, "messageSubscriptions" | "suppressedAddresses" | "messages">> {
   const { workspaceId, profileIds, identifiers } = person;
   const subscriptions = await tx.query(
     "DELETE FROM subscriptions WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])",
@@ -219,7 +221,16 @@ async function eraseMessagingData(
        WHERE message_suppressions.reason <> 'erased'`,
     [workspaceId, profileIds, identifiers.map((i) => i.type), identifiers.map((i) => i.value), now],
   );
-  return { messageSubscriptions: subscriptions.rowCount ?? 0, suppressedAddresses: suppressed.rowCount ?? 0 };
+  // Then the messages themselves (addresses, rendered data): their addresses are suppressed above.
+  const messages = await tx.query(
+    "DELETE FROM messages WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])",
+    [workspaceId, profileIds],
+  );
+  return {
+    messageSubscriptions: subscriptions.rowCount ?? 0,
+    suppressedAddresses: suppressed.rowCount ?? 0,
+    messages: messages.rowCount ?? 0,
+  };
 }
 
 async function suppress(tx: PoolClient, person: Person): Promise<number> {

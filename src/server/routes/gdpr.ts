@@ -57,6 +57,9 @@ const countsSchema = z.object({
   journeyInstances: journeyCount,
   journeyAuditRows: journeyCount,
   outboxEffects: journeyCount,
+  messageSubscriptions: journeyCount,
+  suppressedAddresses: journeyCount,
+  messages: journeyCount,
 });
 const erasureSchema = z.object({ id: z.number().int(), erasedAt: z.string(), counts: countsSchema });
 const idParams = z.object({
