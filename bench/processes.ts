@@ -39,11 +39,12 @@ const running = new Set<Stoppable>();
 /**
  * `node bin/waymark.js start --port 0 --data-dir <dataDir>`, ready once its banner is printed.
  * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `role` is
- * passed as `--role` (the product's default, `all`, when absent).
+ * passed as `--role` (the product's default, `all`, when absent); `env` is added to its environment
+ * (e.g. `WAYMARK_OUTBOUND_ALLOW`), whose own `WAYMARK_*` variables are not passed on.
  */
 export async function startWaymark(
   dataDir: string,
-  options: { nodeArgs?: string[]; role?: string } = {},
+  options: { nodeArgs?: string[]; role?: string; env?: Record<string, string> } = {},
   timeoutMs = 120_000,
 ): Promise<WaymarkServer> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -61,7 +62,7 @@ export async function startWaymark(
       ],
       {
         cwd: ROOT,
-        env: { ...env, WAYMARK_LOG_LEVEL: "warn" },
+        env: { ...env, WAYMARK_LOG_LEVEL: "warn", ...options.env },
         stdio: ["ignore", "pipe", "pipe"],
       },
     ),
@@ -94,12 +95,13 @@ export async function startWaymark(
 
 /**
  * `node bin/waymark.js start --role worker --port 0 --data-dir <dataDir>` on another server's database
- * (DATABASE_URL): a process running the event pipeline alone. Ready once its banner is printed.
+ * (DATABASE_URL): a process running the event pipeline (and the journey runtime) alone. Ready once
+ * its banner is printed.
  */
 export async function startWaymarkWorker(
   dataDir: string,
   databaseUrl: string,
-  options: { nodeArgs?: string[] } = {},
+  options: { nodeArgs?: string[]; env?: Record<string, string> } = {},
   timeoutMs = 60_000,
 ): Promise<Child> {
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -115,7 +117,7 @@ export async function startWaymarkWorker(
       ],
       {
         cwd: ROOT,
-        env: { ...env, DATABASE_URL: databaseUrl, WAYMARK_LOG_LEVEL: "warn" },
+        env: { ...env, DATABASE_URL: databaseUrl, WAYMARK_LOG_LEVEL: "warn", ...options.env },
         stdio: ["ignore", "pipe", "pipe"],
       },
     ),

@@ -13,6 +13,12 @@ import {
   type BaselineResult,
 } from "./baseline.ts";
 import { EventFactory } from "./events.ts";
+import {
+  JOURNEY_SCENARIOS,
+  journeysTimeLimitMs,
+  readJourneyConfig,
+  runJourneySuite,
+} from "./journeys-suite.ts";
 import { PIPELINE_SCENARIOS, readSuiteConfig, runPipelineSuite, suiteTimeLimitMs } from "./pipeline-suite.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
 import { readPipeline, waitForDrain } from "./pipeline.ts";
@@ -44,15 +50,20 @@ import {
  * BENCH_SERVER_ROLE=api to run the server without its event pipeline, BENCH_DRAIN_SECONDS (default
  * 30) for how long to wait for the pipeline to drain after a scenario. Then, on a data dir of their
  * own, the event pipeline and profile benchmarks (pipeline, lag, profiles: see pipeline-suite.ts),
- * whose results go to a second section of the README.
+ * whose results go to a second section of the README; then the journey benchmarks (advance, waiting,
+ * timers, webhooks: see journeys-suite.ts; BENCH_JOURNEYS=0 skips them), in a third.
  */
 
 const SECONDS = envNumber("BENCH_SECONDS", 10);
 const WARMUP = envNumber("BENCH_WARMUP_SECONDS", 2);
 const INGESTION_SCENARIOS = ["idle", "baseline", "batch", "track", "noop"];
 const SCENARIOS = new Set(
-  (process.env.BENCH_SCENARIOS || [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS].join(",")).split(","),
+  (
+    process.env.BENCH_SCENARIOS ||
+    [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS, ...JOURNEY_SCENARIOS].join(",")
+  ).split(","),
 );
+if (process.env.BENCH_JOURNEYS === "0") for (const k of JOURNEY_SCENARIOS) SCENARIOS.delete(k);
 const IDLE_SECONDS = 3;
 const DRAIN_SECONDS = envNumber("BENCH_DRAIN_SECONDS", 30);
 const ROLE = process.env.BENCH_SERVER_ROLE || undefined;
@@ -68,11 +79,14 @@ const SUITE = readSuiteConfig(process.env, {
   warmupSeconds: WARMUP,
   drainSeconds: DRAIN_SECONDS,
 });
+const JOURNEYS = readJourneyConfig(process.env, { drainSeconds: DRAIN_SECONDS });
 // Start-up (initdb, migrations) and shutdown take well under a minute; past this something hangs.
 const TIME_LIMIT_MS =
   (INGESTION_SCENARIOS.some((k) => SCENARIOS.has(k))
     ? (4 * (SECONDS + WARMUP) + 2 * DRAIN_SECONDS + 150) * 1000
-    : 0) + suiteTimeLimitMs(SUITE, SCENARIOS);
+    : 0) +
+  suiteTimeLimitMs(SUITE, SCENARIOS) +
+  journeysTimeLimitMs(JOURNEYS, SCENARIOS);
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -102,6 +116,15 @@ async function main(): Promise<void> {
       readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
     });
     if (report) process.stdout.write(`\n${report}\n\n`);
+    const journeys = await runJourneySuite({
+      tmp,
+      scenarios: SCENARIOS,
+      config: JOURNEYS,
+      nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+      log,
+      readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
+    });
+    if (journeys) process.stdout.write(`\n${journeys}\n\n`);
   } finally {
     await cleanUp();
   }
