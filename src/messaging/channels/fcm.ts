@@ -9,6 +9,7 @@ import { closedFailure, describeOutboundFailure, excerpt, isRetryableStatus } fr
  * for now the token is replaced (PUT the channel) before it expires.
  */
 export const fcmConfigSchema = z.strictObject({
+  maxPerSecond: z.number().positive().max(100_000).optional().describe("the provider's send rate limit"),
   provider: z.literal("fcm"),
   projectId: z
     .string()

@@ -7,6 +7,7 @@ import type { Channel, ChannelKind } from "../core/channel.ts";
 import { createFcmChannel, fcmConfigSchema } from "./fcm.ts";
 import { createSmtpChannel, smtpConfigSchema, type SmtpTimeouts } from "./smtp.ts";
 import { createTwilioChannel, twilioConfigSchema } from "./twilio.ts";
+import { rateLimited } from "./rate-limit.ts";
 import { createWebhookChannel } from "./webhook.ts";
 
 /** The webhook channel has nothing to set: it signs with the workspace's webhook secret. */
@@ -329,13 +330,15 @@ export class ChannelRegistry {
     if (!rows[0]) return undefined;
     const config = parseChannelConfig(kind, rows[0].config);
     const fingerprint = JSON.stringify(config);
+    const perSecond = "maxPerSecond" in config ? config.maxPerSecond : undefined;
+    const limit = (channel: Channel) => (perSecond ? rateLimited(channel, perSecond) : channel);
     switch (config.provider) {
       case "smtp":
-        return { fingerprint, create: () => createSmtpChannel(config, this.options.smtp) };
+        return { fingerprint, create: () => limit(createSmtpChannel(config, this.options.smtp)) };
       case "twilio":
-        return { fingerprint, create: () => createTwilioChannel(config, { outbound }) };
+        return { fingerprint, create: () => limit(createTwilioChannel(config, { outbound })) };
       case "fcm":
-        return { fingerprint, create: () => createFcmChannel(config, { outbound }) };
+        return { fingerprint, create: () => limit(createFcmChannel(config, { outbound })) };
       case "webhook":
         return this.load(workspaceId, "webhook");
       default: {

@@ -6,6 +6,7 @@ import { closedFailure } from "./outbound-result.ts";
 
 /** An email channel's settings: an SMTP server (a relay, or a provider's SMTP endpoint). */
 export const smtpConfigSchema = z.strictObject({
+  maxPerSecond: z.number().positive().max(100_000).optional().describe("the provider's send rate limit"),
   provider: z.literal("smtp"),
   host: z.string().min(1).describe("the SMTP server's host name or address"),
   port: z.number().int().min(1).max(65535).describe("587 (STARTTLS), 465 (TLS) or 25"),

@@ -5,6 +5,7 @@ import { closedFailure, describeOutboundFailure, excerpt, isRetryableStatus } fr
 
 /** An SMS channel's settings: a Twilio account and the number (or sender id) messages come from. */
 export const twilioConfigSchema = z.strictObject({
+  maxPerSecond: z.number().positive().max(100_000).optional().describe("the provider's send rate limit"),
   provider: z.literal("twilio"),
   accountSid: z
     .string()
