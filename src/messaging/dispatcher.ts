@@ -224,6 +224,9 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
   if (result.permanent) {
     return { status: result.bounce ? "bounced" : "failed", reason: result.reason, to };
   }
+  if (result.retryAfterMs !== undefined) {
+    return { status: "retry", at: new Date(now.getTime() + result.retryAfterMs), reason: result.reason };
+  }
   return retryOrFail(row, now, result.reason, deps);
 }
 

@@ -43,3 +43,29 @@ describe("a channel limited to 20 sends a second", () => {
     expect(limited.kind).toBe("sms");
   });
 });
+
+describe("a channel limited to 1 send a second, with more waiting than it can take", () => {
+  it("hands a send back with retryAfterMs instead of holding it past its claim", async () => {
+    let sent = 0;
+    const inner: Channel = {
+      kind: "email",
+      provider: "smtp",
+      send: async () => {
+        sent += 1;
+        return { ok: true };
+      },
+      close: async () => undefined,
+    };
+    let now = 0;
+    const limited = rateLimited(inner, 1, () => now);
+    const message = { id: "m", idempotencyKey: "k", channel: "email" as const, to: "a@example.com" };
+    expect(await limited.send(message)).toEqual({ ok: true });
+    // Slots at 1 s and 2 s are within the 2 s wait; the fourth (3 s away) is handed back.
+    const pending = [limited.send(message), limited.send(message)];
+    const fourth = await limited.send(message);
+    expect(fourth).toMatchObject({ ok: false, permanent: false, retryAfterMs: 3000 });
+    now = 3000;
+    await Promise.all(pending);
+    expect(sent).toBe(3);
+  });
+});

@@ -29,10 +29,13 @@ export interface OutgoingMessage {
   data?: Record<string, unknown>;
 }
 
-/** What a provider answered. A permanent failure is not retried; a bounce also suppresses the address. */
+/**
+ * What a provider answered. A permanent failure is not retried; a bounce also suppresses the address.
+ * `retryAfterMs` asks for the next try that much later instead of the usual backoff (rate limits).
+ */
 export type SendResult =
   | { ok: true; providerMessageId?: string }
-  | { ok: false; permanent: boolean; bounce?: boolean; reason: string };
+  | { ok: false; permanent: boolean; bounce?: boolean; reason: string; retryAfterMs?: number };
 
 /** One provider of one channel. */
 export interface Channel {
