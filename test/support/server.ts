@@ -53,7 +53,7 @@ export async function startTestServer(
   const writer = new EventWriter(db.pool, { onFlush: observeWrites(metrics) });
   const outbound = createOutboundClient({
     allow: parseAllowList(options.outboundAllow ?? "127.0.0.1"),
-    timeoutMs: 2_000,
+    timeoutMs: 10_000,
     ...(options.lookup ? { lookup: options.lookup } : {}),
   });
   const channels = new ChannelRegistry(db.pool, { outbound, ...(options.now ? { now: options.now } : {}) });
