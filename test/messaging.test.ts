@@ -304,4 +304,25 @@ describe("caps and quiet hours", () => {
     const mails = await t.smtp.waitFor(3);
     expect(mails[2]!.subject).toBe("Deal 4");
   });
+
+  it("keeps the cap when several messages to the person are decided at the same moment", async () => {
+    // 08:00 in Berlin: "Deal 4" is today's first; the cap leaves room for one more of these five.
+    await Promise.all(
+      [5, 6, 7, 8, 9].map((n) =>
+        post(t.server, "/api/v1/send", {
+          template: "promo",
+          to: { userId: "bo" },
+          transactional: false,
+          data: { n },
+        }),
+      ),
+    );
+    await eventually(
+      async () => ((await t.messages("&status=queued")).length === 0 ? true : undefined),
+      "all decided",
+    );
+    expect(t.smtp.mails).toHaveLength(4);
+    const capped = (await t.messages("&status=skipped")).filter((m) => m.reason === "capped:email 2/1d");
+    expect(capped).toHaveLength(1 + 4);
+  });
 });

@@ -498,7 +498,7 @@ export async function consentInputs(
   const recent = since
     ? await db.query<{ channel: string; sent_at: Date; journey_key: string | null }>(
         `SELECT channel, sent_at, journey_key FROM messages
-         WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND status IN ('sent', 'delivered')
+         WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND (status IN ('sent', 'delivered') OR (status = 'queued' AND sent_at IS NOT NULL))
            AND NOT transactional AND sent_at >= $3 AND sent_at <= $4`,
         [workspaceId, person.profileIds, since, now],
       )

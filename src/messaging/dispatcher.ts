@@ -50,7 +50,7 @@ export async function claimMessages(
 ): Promise<MessageRow[]> {
   if (limit <= 0) return [];
   const { rows } = await pool.query<MessageRow>(
-    `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = $2, updated_at = $1
+    `UPDATE messages m SET attempts = m.attempts + 1, next_attempt_at = $2, sent_at = NULL, updated_at = $1
      FROM (SELECT id FROM messages WHERE status = 'queued' AND next_attempt_at <= $1
            ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED) c
      WHERE m.id = c.id RETURNING m.*`,
@@ -124,23 +124,35 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
   const to = addressOf(row, traits, template.content as Record<string, unknown>);
   if (!to) return { status: "skipped", reason: `no_address:${row.channel}` };
 
-  const consent = await consentInputs(
-    pool,
-    row.workspace_id,
-    row.profile_id,
-    row.channel,
-    to,
-    row.topic,
-    now,
-  );
-  const decision = decideDelivery({
-    ...consent,
-    channel: row.channel,
-    topic: row.topic,
-    transactional: row.transactional,
-    journey: row.journey_key,
-    priority: priorityOf(consent.policy, row.journey_key),
-    now,
+  // Decided under a lock per person, and a message decided "send" is marked as in flight
+  // (sent_at set while still queued) before the lock goes: two messages to one person decided at
+  // the same moment both count against the caps, so concurrency never lets one through a full cap.
+  const decision = await withTx(pool, async (tx) => {
+    if (row.profile_id) {
+      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`messages:${row.profile_id}`]);
+    }
+    const consent = await consentInputs(
+      tx,
+      row.workspace_id,
+      row.profile_id,
+      row.channel,
+      to,
+      row.topic,
+      now,
+    );
+    const decided = decideDelivery({
+      ...consent,
+      channel: row.channel,
+      topic: row.topic,
+      transactional: row.transactional,
+      journey: row.journey_key,
+      priority: priorityOf(consent.policy, row.journey_key),
+      now,
+    });
+    if (decided.action === "send") {
+      await tx.query("UPDATE messages SET sent_at = $2 WHERE id = $1 AND status = 'queued'", [row.id, now]);
+    }
+    return decided;
   });
   if (decision.action === "skip") return { status: "skipped", reason: decision.reason };
   if (decision.action === "delay")
@@ -286,7 +298,7 @@ async function record(pool: Pool, row: MessageRow, outcome: Outcome, now: Date):
          reason = $4, next_attempt_at = coalesce($5, next_attempt_at), provider_message_id = coalesce($6, provider_message_id),
          to_address = coalesce($7, to_address), subject = coalesce($8, subject),
          template_version = coalesce($9, template_version),
-         sent_at = CASE WHEN $3 = 'sent' THEN $10 ELSE sent_at END, updated_at = $10
+         sent_at = CASE WHEN $3 = 'sent' THEN $10::timestamptz ELSE NULL END, updated_at = $10
        WHERE id = $1 AND status = 'queued' AND attempts = $2`,
       [
         row.id,

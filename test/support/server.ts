@@ -99,6 +99,8 @@ export async function startTestServer(
         channels,
         publicUrl: options.publicUrl ?? url,
         pollMs: options.pollMs ?? 50,
+        // A failing round is a bug the test should show, not a silent retry.
+        onError: (err) => console.error("messaging round failed:", err),
         ...(options.now ? { now: options.now } : {}),
       })
     : undefined;
