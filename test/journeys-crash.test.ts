@@ -1,12 +1,9 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { adminCaller, connectEmbedded, lapTimer, until } from "./support/cli-server.ts";
 import {
   cleanUpProcesses,
   createDataDir,
   readCredentials,
-  sleep,
   startCli,
   track,
   withServer,
@@ -56,55 +53,11 @@ function welcomeJourney(hook: string) {
   };
 }
 
-/** An admin API call (JSON in and out) that must answer 200. */
-async function adminCall(url: string, token: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(url + route, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-/** Polls `check` until it answers true; fails with `what` and the last progress after `ms`. */
-async function until(
-  what: string,
-  ms: number,
-  check: () => Promise<boolean> | boolean,
-  { progress = () => "", everyMs = 100 }: { progress?: () => string; everyMs?: number } = {},
-) {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}; ${progress()}`);
-    await sleep(everyMs);
-  }
-}
-
-/** A client to the embedded PostgreSQL of the data dir, while it runs (its port is in postmaster.pid). */
-async function connectEmbedded(dataDir: string): Promise<pg.Client> {
-  const pid = await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8");
-  const port = Number(pid.split("\n")[3]);
-  const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
-  const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
-  await client.connect();
-  return client;
-}
-
 const webhookId = (r: Received) => String(r.headers["webhook-id"]);
 
 describe("kill -9 while 10,000 instances wait on timers that are firing", () => {
   it("after restart each advances exactly once, and every webhook id reaches the receiver", async () => {
-    const started = performance.now();
-    const lap = (label: string) =>
-      console.log(`[journeys-crash] ${label} at ${Math.round(performance.now() - started)} ms`);
+    const lap = lapTimer("journeys-crash");
     receiver = await startReceiver("127.0.0.1");
     const dataDir = await createDataDir();
     const args = ["--port", "0", "--data-dir", dataDir];
@@ -120,15 +73,10 @@ describe("kill -9 while 10,000 instances wait on timers that are firing", () => 
     const first = await startCli(args, options);
     lap("first server up");
     const { writeKey, adminToken } = await readCredentials(dataDir);
-    const put = await adminCall(
-      first.url,
-      adminToken,
-      "PUT",
-      `/api/v1/journeys/${JOURNEY}`,
-      welcomeJourney(receiver.url),
-    );
+    const call = adminCaller(first.url, adminToken);
+    const put = await call("PUT", `/api/v1/journeys/${JOURNEY}`, welcomeJourney(receiver.url));
     expect(put.violations).toEqual([]);
-    await adminCall(first.url, adminToken, "POST", `/api/v1/journeys/${JOURNEY}/publish`);
+    await call("POST", `/api/v1/journeys/${JOURNEY}/publish`);
 
     // 10,000 people sign up, in batches of 500, two requests at a time.
     const batches = Array.from({ length: USERS / BATCH }, (_, b) =>
@@ -152,7 +100,7 @@ describe("kill -9 while 10,000 instances wait on timers that are firing", () => 
       "all 10,000 instances to enter",
       60_000,
       async () => {
-        stats = await adminCall(first.url, adminToken, "GET", `/api/v1/journeys/${JOURNEY}/stats`);
+        stats = await call("GET", `/api/v1/journeys/${JOURNEY}/stats`);
         return stats.totals?.entered === USERS;
       },
       { progress: () => `stats: ${JSON.stringify(stats.totals)}`, everyMs: 500 },

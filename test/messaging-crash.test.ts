@@ -1,14 +1,11 @@
-import { readFile } from "node:fs/promises";
-import path from "node:path";
-import pg from "pg";
 import { SMTPServer } from "smtp-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { messageIdOf } from "../src/messaging/channels/smtp.ts";
+import { adminCaller, connectEmbedded, lapTimer, until } from "./support/cli-server.ts";
 import {
   cleanUpProcesses,
   createDataDir,
   readCredentials,
-  sleep,
   startCli,
   track,
   withServer,
@@ -28,48 +25,6 @@ afterAll(async () => {
   await cleanUpProcesses();
   await smtp?.close();
 });
-
-/** An admin API call (JSON in and out) that must answer 200 or 202. */
-async function adminCall(url: string, token: string, method: string, route: string, body?: unknown) {
-  const res = await fetch(url + route, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await res.text();
-  if (res.status !== 200 && res.status !== 202) throw new Error(`${method} ${route}: ${res.status} ${text}`);
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-/** Polls `check` until it answers true; fails with `what` and the last progress after `ms`. */
-async function until(
-  what: string,
-  ms: number,
-  check: () => Promise<boolean> | boolean,
-  { progress = () => "", everyMs = 100 }: { progress?: () => string; everyMs?: number } = {},
-) {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    if (await check()) return;
-    if (performance.now() > deadline)
-      throw new Error(`timed out after ${ms} ms waiting for ${what}; ${progress()}`);
-    await sleep(everyMs);
-  }
-}
-
-/** A client to the embedded PostgreSQL of the data dir, while it runs (its port is in postmaster.pid). */
-async function connectEmbedded(dataDir: string): Promise<pg.Client> {
-  const pid = await readFile(path.join(dataDir, "pg", "postmaster.pid"), "utf8");
-  const port = Number(pid.split("\n")[3]);
-  const password = (await readFile(path.join(dataDir, "pg-password"), "utf8")).trim();
-  const client = new pg.Client({ host: "127.0.0.1", port, user: "postgres", password, database: "postgres" });
-  await client.connect();
-  return client;
-}
 
 /**
  * When each mail arrived (ms since the epoch), index for index with `server.mails`. The test SMTP
@@ -109,9 +64,7 @@ async function startSmtpServerKeepingErrors(errors: Error[]): Promise<TestSmtpSe
 
 describe("kill -9 of the dispatcher mid-batch, while 3,000 receipts are going out by email", () => {
   it("after restart nothing is lost, each message is recorded sent once, and only a send in flight at the kill arrives again, with its Message-ID", async () => {
-    const started = performance.now();
-    const lap = (label: string) =>
-      console.log(`[messaging-crash] ${label} at ${Math.round(performance.now() - started)} ms`);
+    const lap = lapTimer("messaging-crash");
     const connectionErrors: Error[] = [];
     smtp = await startSmtpServerKeepingErrors(connectionErrors);
     const arrivals = recordArrivals(smtp);
@@ -128,8 +81,7 @@ describe("kill -9 of the dispatcher mid-batch, while 3,000 receipts are going ou
     const first = await startCli(args, options);
     lap("first server up");
     const { writeKey, adminToken } = await readCredentials(dataDir);
-    const call = (method: string, route: string, body?: unknown) =>
-      adminCall(first.url, adminToken, method, route, body);
+    const call = adminCaller(first.url, adminToken, [200, 202]);
     await call("PUT", "/api/v1/channels/email", {
       provider: "smtp",
       host: smtp.host,
