@@ -213,8 +213,11 @@ export class VersionCache {
   }
 }
 
-/** The journeys that take new entries or run instances now, per workspace (active or paused). */
-export async function liveJourneys(
+/**
+ * Every published journey of the workspaces (any status: archived ones may still have instances
+ * running). A workspace without any has no instances either, which the pipeline stage uses to skip it.
+ */
+export async function publishedJourneys(
   db: Pool | PoolClient,
   workspaceIds: string[],
 ): Promise<Array<{ workspaceId: string; key: string; status: JourneyStatus; version: number }>> {
@@ -225,7 +228,7 @@ export async function liveJourneys(
     published_version: number;
   }>(
     `SELECT workspace_id, key, status, published_version FROM journeys
-     WHERE workspace_id = ANY($1::uuid[]) AND status IN ('active', 'paused') AND published_version IS NOT NULL`,
+     WHERE workspace_id = ANY($1::uuid[]) AND published_version IS NOT NULL`,
     [workspaceIds],
   );
   return rows.map((r) => ({

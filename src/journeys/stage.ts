@@ -4,7 +4,7 @@ import type { AppliedEvent, PipelineStage } from "../pipeline/index.ts";
 import { advance, enter } from "./engine/advance.ts";
 import { decideEntry, entryKeyOf, reaches, triggers, type EntryHistory } from "./engine/entry.ts";
 import type { AdvanceResult, Instance, JourneyVersion, Message, ProfileData } from "./engine/types.ts";
-import { liveJourneys, type VersionCache } from "./definitions.ts";
+import { publishedJourneys, type VersionCache } from "./definitions.ts";
 import { instanceOf, loadProfiles, lockInstancesOfProfiles, saveResults } from "./instances.ts";
 import { resolveLookups } from "./lookups.ts";
 import { apiTriggerOf } from "./trigger.ts";
@@ -29,10 +29,13 @@ export function journeyStage(options: JourneyRuntimeOptions): PipelineStage {
       if (events.length === 0) return;
       const byWorkspace = new Map<string, AppliedEvent[]>();
       for (const e of events) byWorkspace.set(e.workspaceId, [...(byWorkspace.get(e.workspaceId) ?? []), e]);
-      const journeys = await liveJourneys(tx, [...byWorkspace.keys()]);
+      const journeys = await publishedJourneys(tx, [...byWorkspace.keys()]);
       for (const [workspaceId, list] of byWorkspace) {
-        const mine = journeys.filter((j) => j.workspaceId === workspaceId);
-        await applyWorkspace(tx, workspaceId, list, mine, options.versions, now(), newId);
+        const published = journeys.filter((j) => j.workspaceId === workspaceId);
+        // Never published a journey: no instances to reach, nothing to enter (one query saved per batch).
+        if (published.length === 0) continue;
+        const live = published.filter((j) => j.status === "active" || j.status === "paused");
+        await applyWorkspace(tx, workspaceId, list, live, options.versions, now(), newId);
       }
     },
   };
