@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
+import { startFakeHttpServer, type FakeHandler } from "./fake-http.ts";
 
 /** One push the fake accepted. */
 export interface FcmPush {
@@ -87,13 +87,8 @@ export async function startFakeFcm(
   const accessToken = options.accessToken ?? `ya29.${randomBytes(24).toString("base64url")}`;
   const pushes: FcmPush[] = [];
   const unregistered = new Set<string>();
-  const failures: number[] = [];
-  let requests = 0;
-  let connections = 0;
 
-  function handle(req: http.IncomingMessage, raw: string, res: http.ServerResponse): void {
-    requests += 1;
-    const failure = failures.shift();
+  const handle: FakeHandler = (req, raw, res, failure) => {
     if (failure === 429) return googleError(res, 429, "Quota exceeded.", { errorCode: "QUOTA_EXCEEDED" });
     if (failure === 503)
       return googleError(res, 503, "The service is unavailable.", { errorCode: "UNAVAILABLE" });
@@ -161,40 +156,26 @@ export async function startFakeFcm(
     });
     res.writeHead(200, { "content-type": "application/json; charset=UTF-8" });
     res.end(JSON.stringify({ name }));
-  }
+  };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => handle(req, Buffer.concat(chunks).toString("utf8"), res));
-  });
-  server.on("connection", () => (connections += 1));
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeHttpServer(options.host ?? "127.0.0.1", handle);
   return {
-    url: `http://${host}:${port}`,
+    url: server.url,
     projectId,
     accessToken,
     pushes,
     get requests() {
-      return requests;
+      return server.requests;
     },
     get connections() {
-      return connections;
+      return server.connections;
     },
     unregister: (token) => void unregistered.add(token),
-    failNext(status, times = 1) {
-      for (let i = 0; i < times; i++) failures.push(status);
-    },
+    failNext: server.failNext,
     reset() {
       pushes.length = 0;
-      failures.length = 0;
+      server.clearFailures();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
+import type http from "node:http";
+import { startFakeHttpServer, type FakeHandler } from "./fake-http.ts";
 
 /** One message the fake accepted. */
 export interface TwilioMessage {
@@ -54,13 +54,8 @@ export async function startFakeTwilio(
   const accountSid = options.accountSid ?? `AC${randomBytes(16).toString("hex")}`;
   const authToken = options.authToken ?? randomBytes(16).toString("hex");
   const messages: TwilioMessage[] = [];
-  const failures: number[] = [];
-  let requests = 0;
-  let connections = 0;
 
-  function handle(req: http.IncomingMessage, raw: string, res: http.ServerResponse): void {
-    requests += 1;
-    const failure = failures.shift();
+  const handle: FakeHandler = (req, raw, res, failure) => {
     if (failure === 429) return twilioError(res, 429, 20429, "Too Many Requests");
     if (failure !== undefined) return twilioError(res, failure, 20500, "Internal Server Error");
     const expected = `Basic ${Buffer.from(`${accountSid}:${authToken}`).toString("base64")}`;
@@ -110,39 +105,25 @@ export async function startFakeTwilio(
         uri: `/2010-04-01/Accounts/${accountSid}/Messages/${sid}.json`,
       }),
     );
-  }
+  };
 
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => handle(req, Buffer.concat(chunks).toString("utf8"), res));
-  });
-  server.on("connection", () => (connections += 1));
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const { port } = server.address() as AddressInfo;
+  const server = await startFakeHttpServer(options.host ?? "127.0.0.1", handle);
   return {
-    url: `http://${host}:${port}`,
+    url: server.url,
     accountSid,
     authToken,
     messages,
     get requests() {
-      return requests;
+      return server.requests;
     },
     get connections() {
-      return connections;
+      return server.connections;
     },
-    failNext(status, times = 1) {
-      for (let i = 0; i < times; i++) failures.push(status);
-    },
+    failNext: server.failNext,
     reset() {
       messages.length = 0;
-      failures.length = 0;
+      server.clearFailures();
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: server.close,
   };
 }
