@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Pool } from "../src/db/index.ts";
+import { eventually } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { cleanUpProcesses, runCli } from "./support/process.ts";
 import { startReceiver, type Receiver } from "./support/receiver.ts";
@@ -400,15 +401,6 @@ describe("a person waiting in a journey, with a reminder to them still to be ret
   const profile = async (query: string) =>
     (await json<{ items: Profile[] }>(shop.admin(`/api/v1/profiles?${query}`))).items[0]!;
   const exportOf = (id: string) => json<Export>(shop.admin(`/api/v1/profiles/${id}/export`));
-  const eventually = async <T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> => {
-    const until = Date.now() + ms;
-    for (;;) {
-      const value = await fn();
-      if (value !== undefined) return value;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  };
   const emailsReceived = (from = 0) =>
     receiver.received.slice(from).map((r) => (r.body as { email?: string } | undefined)?.email);
 

@@ -1,5 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { startReceiver, type Receiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
@@ -84,15 +85,6 @@ describe("the abandoned cart journey", () => {
     expect(found, `an instance for cart ${key}`).toBeDefined();
     const res = await server.admin(`/api/v1/instances/${found!.id}`);
     return (await res.json()) as InstanceBody;
-  };
-  const eventually = async <T>(fn: () => Promise<T | undefined>, what: string, ms = 10_000): Promise<T> => {
-    const until = Date.now() + ms;
-    for (;;) {
-      const value = await fn();
-      if (value !== undefined) return value;
-      if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
   };
 
   beforeAll(async () => {
