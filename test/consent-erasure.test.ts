@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentInputs, decideDelivery } from "../src/messaging/index.ts";
 import { drained } from "./support/pipeline.ts";
+import { json } from "./support/responses.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 let server: TestServer;
@@ -18,13 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-async function json<T>(res: Response | Promise<Response>, status = 200): Promise<T> {
-  const r = await res;
-  const body = await r.text();
-  expect(r.status, body).toBe(status);
-  return JSON.parse(body) as T;
-}
 
 const run = randomUUID().slice(0, 8);
 const lin = {

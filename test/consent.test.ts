@@ -2,6 +2,7 @@ import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consentInputs, decideDelivery, signToken } from "../src/messaging/index.ts";
 import { drained } from "./support/pipeline.ts";
+import { json } from "./support/responses.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 let server: TestServer;
@@ -17,13 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server.close();
 });
-
-async function json<T>(res: Response | Promise<Response>, status = 200): Promise<T> {
-  const r = await res;
-  const body = await r.text();
-  expect(r.status, body).toBe(status);
-  return JSON.parse(body) as T;
-}
 
 async function page(res: Response | Promise<Response>, status = 200): Promise<string> {
   const r = await res;

@@ -5,6 +5,7 @@ import { eventually } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { cleanUpProcesses, runCli } from "./support/process.ts";
 import { startReceiver, type Receiver } from "./support/receiver.ts";
+import { json } from "./support/responses.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 let server: TestServer;
@@ -35,13 +36,6 @@ interface Profile {
   traits: Record<string, unknown>;
   identities: Array<{ type: string; value: string }>;
   mergedFrom: Array<{ id: string; cause: string }>;
-}
-
-async function json<T>(res: Response | Promise<Response>, status = 200): Promise<T> {
-  const r = await res;
-  const body = await r.text();
-  expect(r.status, body).toBe(status);
-  return JSON.parse(body) as T;
 }
 
 async function profileOf(query: string): Promise<Profile | undefined> {
