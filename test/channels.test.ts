@@ -76,6 +76,20 @@ const smtpConfig = () =>
     from: FROM,
   }) as const;
 
+/** An sms channel's config for a fake Twilio (the allowed one unless named). */
+const twilioConfig = (fake = twilio) =>
+  ({
+    provider: "twilio",
+    accountSid: fake.accountSid,
+    authToken: fake.authToken,
+    from: SMS_FROM,
+    baseUrl: fake.url,
+  }) as const;
+
+/** A push channel's config for a fake FCM (the allowed one unless named). */
+const fcmConfig = (fake = fcm) =>
+  ({ provider: "fcm", projectId: fake.projectId, accessToken: fake.accessToken, baseUrl: fake.url }) as const;
+
 channelContract("smtp (a real smtp-server)", () => ({
   kind: "email",
   provider: "smtp",
@@ -158,17 +172,7 @@ const smsMessage = (idempotencyKey: string, n: number, to = "+14155550100"): Out
 channelContract("twilio (a fake Twilio Messages API)", () => ({
   kind: "sms",
   provider: "twilio",
-  open: () =>
-    createTwilioChannel(
-      {
-        provider: "twilio",
-        accountSid: twilio.accountSid,
-        authToken: twilio.authToken,
-        from: SMS_FROM,
-        baseUrl: twilio.url,
-      },
-      { outbound },
-    ),
+  open: () => createTwilioChannel(twilioConfig(), { outbound }),
   message: (key, n) => smsMessage(key, n),
   contentOf: (m) => ({ to: m.to, from: SMS_FROM, body: m.body }),
   deliveries: () =>
@@ -184,17 +188,7 @@ channelContract("twilio (a fake Twilio Messages API)", () => ({
     return smsMessage(key, 0);
   },
   refused: {
-    open: () =>
-      createTwilioChannel(
-        {
-          provider: "twilio",
-          accountSid: twilioRefused.accountSid,
-          authToken: twilioRefused.authToken,
-          from: SMS_FROM,
-          baseUrl: twilioRefused.url,
-        },
-        { outbound },
-      ),
+    open: () => createTwilioChannel(twilioConfig(twilioRefused), { outbound }),
     message: (key) => smsMessage(key, 0),
     connections: () => twilioRefused.connections,
   },
@@ -213,11 +207,7 @@ const pushMessage = (idempotencyKey: string, n: number, to = DEVICE): OutgoingMe
 channelContract("fcm (a fake FCM HTTP v1 API)", () => ({
   kind: "push",
   provider: "fcm",
-  open: () =>
-    createFcmChannel(
-      { provider: "fcm", projectId: fcm.projectId, accessToken: fcm.accessToken, baseUrl: fcm.url },
-      { outbound },
-    ),
+  open: () => createFcmChannel(fcmConfig(), { outbound }),
   message: (key, n) => pushMessage(key, n),
   // Data values travel as strings: a number as its JSON.
   contentOf: (m) => ({
@@ -243,16 +233,7 @@ channelContract("fcm (a fake FCM HTTP v1 API)", () => ({
     return pushMessage(key, 0);
   },
   refused: {
-    open: () =>
-      createFcmChannel(
-        {
-          provider: "fcm",
-          projectId: fcmRefused.projectId,
-          accessToken: fcmRefused.accessToken,
-          baseUrl: fcmRefused.url,
-        },
-        { outbound },
-      ),
+    open: () => createFcmChannel(fcmConfig(fcmRefused), { outbound }),
     message: (key) => pushMessage(key, 0),
     connections: () => fcmRefused.connections,
   },
@@ -381,17 +362,7 @@ describe("email over SMTP, beyond the contract", () => {
 });
 
 describe("SMS through Twilio, beyond the contract", () => {
-  const channel = () =>
-    createTwilioChannel(
-      {
-        provider: "twilio",
-        accountSid: twilio.accountSid,
-        authToken: twilio.authToken,
-        from: SMS_FROM,
-        baseUrl: twilio.url,
-      },
-      { outbound },
-    );
+  const channel = () => createTwilioChannel(twilioConfig(), { outbound });
 
   it("answers with Twilio's message SID, and sends the body form-encoded as written", async () => {
     twilio.reset();
@@ -412,16 +383,7 @@ describe("SMS through Twilio, beyond the contract", () => {
   });
 
   it("fails for good, without a bounce, on a wrong auth token (401, 20003)", async () => {
-    const wrong = createTwilioChannel(
-      {
-        provider: "twilio",
-        accountSid: twilio.accountSid,
-        authToken: "wrong",
-        from: SMS_FROM,
-        baseUrl: twilio.url,
-      },
-      { outbound },
-    );
+    const wrong = createTwilioChannel({ ...twilioConfig(), authToken: "wrong" }, { outbound });
     const result = await wrong.send(smsMessage("auth-1", 1));
     expect(result).toMatchObject({
       ok: false,
@@ -439,10 +401,7 @@ describe("SMS through Twilio, beyond the contract", () => {
 
 describe("push through FCM, beyond the contract", () => {
   const channel = (accessToken = fcm.accessToken) =>
-    createFcmChannel(
-      { provider: "fcm", projectId: fcm.projectId, accessToken, baseUrl: fcm.url },
-      { outbound },
-    );
+    createFcmChannel({ ...fcmConfig(), accessToken }, { outbound });
 
   it("answers with FCM's message name", async () => {
     fcm.reset();
@@ -602,13 +561,7 @@ describe("the channel registry", () => {
   it("notices another process's change after recheckMs, without an invalidate", async () => {
     const quick = new ChannelRegistry(db.pool, { outbound, recheckMs: 50 });
     try {
-      const config = {
-        provider: "twilio",
-        accountSid: twilio.accountSid,
-        authToken: twilio.authToken,
-        from: SMS_FROM,
-        baseUrl: twilio.url,
-      } as const;
+      const config = twilioConfig();
       await putChannel(db.pool, workspaceId, "sms", config);
       const first = await quick.get(workspaceId, "sms");
       expect(await quick.get(workspaceId, "sms")).toBe(first);
