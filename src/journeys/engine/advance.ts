@@ -79,7 +79,9 @@ export function advance(version: JourneyVersion, prior: Instance, input: Input, 
   const def = version.definition;
   const event = input.kind === "event" ? input.event : null;
   const profile = input.kind === "exit" ? null : input.profile;
-  const run = new Run(def, structuredClone(prior), profile, event, now);
+  // A shallow copy is enough: a run only reassigns the instance's top-level fields, and context,
+  // collections and kept events are replaced, never changed in place (a deep clone cost 5x advance).
+  const run = new Run(def, { ...prior }, profile, event, now);
   if (input.kind !== "exit" && Object.keys(input.lookups).length > 0) {
     run.context = { ...run.context, ...input.lookups };
   }
