@@ -19,6 +19,12 @@ import {
   readJourneyConfig,
   runJourneySuite,
 } from "./journeys-suite.ts";
+import {
+  MESSAGING_SCENARIOS,
+  messagingTimeLimitMs,
+  readMessagingConfig,
+  runMessagingSuite,
+} from "./messaging-suite.ts";
 import { PIPELINE_SCENARIOS, readSuiteConfig, runPipelineSuite, suiteTimeLimitMs } from "./pipeline-suite.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
 import { readPipeline, waitForDrain } from "./pipeline.ts";
@@ -51,7 +57,9 @@ import {
  * 30) for how long to wait for the pipeline to drain after a scenario. Then, on a data dir of their
  * own, the event pipeline and profile benchmarks (pipeline, lag, profiles: see pipeline-suite.ts),
  * whose results go to a second section of the README; then the journey benchmarks (advance, waiting,
- * timers, webhooks: see journeys-suite.ts; BENCH_JOURNEYS=0 skips them), in a third.
+ * timers, webhooks: see journeys-suite.ts; BENCH_JOURNEYS=0 skips them), in a third; then the
+ * messaging benchmarks (msg-webhooks, msg-emails, msg-latency: see messaging-suite.ts;
+ * BENCH_MESSAGING=0 skips them), in a fourth.
  */
 
 const SECONDS = envNumber("BENCH_SECONDS", 10);
@@ -60,10 +68,11 @@ const INGESTION_SCENARIOS = ["idle", "baseline", "batch", "track", "noop"];
 const SCENARIOS = new Set(
   (
     process.env.BENCH_SCENARIOS ||
-    [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS, ...JOURNEY_SCENARIOS].join(",")
+    [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS, ...JOURNEY_SCENARIOS, ...MESSAGING_SCENARIOS].join(",")
   ).split(","),
 );
 if (process.env.BENCH_JOURNEYS === "0") for (const k of JOURNEY_SCENARIOS) SCENARIOS.delete(k);
+if (process.env.BENCH_MESSAGING === "0") for (const k of MESSAGING_SCENARIOS) SCENARIOS.delete(k);
 const IDLE_SECONDS = 3;
 const DRAIN_SECONDS = envNumber("BENCH_DRAIN_SECONDS", 30);
 const ROLE = process.env.BENCH_SERVER_ROLE || undefined;
@@ -80,13 +89,15 @@ const SUITE = readSuiteConfig(process.env, {
   drainSeconds: DRAIN_SECONDS,
 });
 const JOURNEYS = readJourneyConfig(process.env, { drainSeconds: DRAIN_SECONDS });
+const MESSAGING = readMessagingConfig(process.env, { drainSeconds: DRAIN_SECONDS });
 // Start-up (initdb, migrations) and shutdown take well under a minute; past this something hangs.
 const TIME_LIMIT_MS =
   (INGESTION_SCENARIOS.some((k) => SCENARIOS.has(k))
     ? (4 * (SECONDS + WARMUP) + 2 * DRAIN_SECONDS + 150) * 1000
     : 0) +
   suiteTimeLimitMs(SUITE, SCENARIOS) +
-  journeysTimeLimitMs(JOURNEYS, SCENARIOS);
+  journeysTimeLimitMs(JOURNEYS, SCENARIOS) +
+  messagingTimeLimitMs(MESSAGING, SCENARIOS);
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -125,6 +136,15 @@ async function main(): Promise<void> {
       readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
     });
     if (journeys) process.stdout.write(`\n${journeys}\n\n`);
+    const messaging = await runMessagingSuite({
+      tmp,
+      scenarios: SCENARIOS,
+      config: MESSAGING,
+      nodeArgs: (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean),
+      log,
+      readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
+    });
+    if (messaging) process.stdout.write(`\n${messaging}\n\n`);
   } finally {
     await cleanUp();
   }
