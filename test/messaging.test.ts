@@ -64,6 +64,9 @@ type Setup = Awaited<ReturnType<typeof setup>>;
 
 describe("a cart reminder email", () => {
   let t: Setup;
+  /** Ada puts a product in a cart. */
+  const addToCart = (properties: Record<string, unknown>) =>
+    t.track("track", { userId: "ada", event: "Product Added", properties });
   beforeAll(async () => {
     t = await setup();
     await t.template("cart-reminder", {
@@ -107,16 +110,8 @@ describe("a cart reminder email", () => {
   afterAll(() => t.close());
 
   it("arrives with the person's name and the cart's items, and List-Unsubscribe headers", async () => {
-    await t.track("track", {
-      userId: "ada",
-      event: "Product Added",
-      properties: { cart_id: "k1", product_id: "p1", name: "Socks", price: 9.5 },
-    });
-    await t.track("track", {
-      userId: "ada",
-      event: "Product Added",
-      properties: { cart_id: "k1", product_id: "p2", name: "Hat", price: 20 },
-    });
+    await addToCart({ cart_id: "k1", product_id: "p1", name: "Socks", price: 9.5 });
+    await addToCart({ cart_id: "k1", product_id: "p2", name: "Hat", price: 20 });
     await drained(t.server);
     t.later(60 * MIN);
     const [mail] = await t.smtp.waitFor(1);
@@ -161,11 +156,7 @@ describe("a cart reminder email", () => {
       body: "List-Unsubscribe=One-Click",
     });
     expect(res.status).toBe(200);
-    await t.track("track", {
-      userId: "ada",
-      event: "Product Added",
-      properties: { cart_id: "k2", product_id: "p3", name: "Scarf", price: 15 },
-    });
+    await addToCart({ cart_id: "k2", product_id: "p3", name: "Scarf", price: 15 });
     await drained(t.server);
     t.later(60 * MIN);
     const skipped = await eventually(async () => {
