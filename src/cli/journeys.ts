@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import YAML from "yaml";
@@ -12,6 +11,7 @@ import {
   withApiFlags,
   type ApiFlags,
 } from "./api-client.ts";
+import { parseJsonFile, readInputFile } from "./input-file.ts";
 
 /** One rule a definition breaks, as the API and validateJourney report it. */
 interface Violation {
@@ -232,21 +232,8 @@ export async function readDefinition(file: string): Promise<unknown> {
   if (![".yaml", ".yml", ".json"].includes(ext)) {
     throw new Error(`${file}: a definition is a .yaml, .yml or .json file`);
   }
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (ext === ".json") {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch (err) {
-      throw new Error(`${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
-    }
-  }
+  const text = await readInputFile(file);
+  if (ext === ".json") return parseJsonFile(file, text);
   const doc = YAML.parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new Error(`${file}: not valid YAML:\n${doc.errors.map((e) => e.message).join("\n")}`);

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Command } from "commander";
 import {
@@ -11,6 +10,7 @@ import {
   type ApiFlags,
   type RequestBody,
 } from "./api-client.ts";
+import { parseJsonFile, readInputFile } from "./input-file.ts";
 
 interface TableInfo {
   name: string;
@@ -100,24 +100,12 @@ async function readUpload(
 ): Promise<{ body: RequestBody; key?: string }> {
   const ext = path.extname(file).toLowerCase();
   if (ext !== ".csv" && ext !== ".json") throw new Error(`${file}: upload a .csv or .json file`);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (err) {
-    throw new Error(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, {
-      cause: err,
-    });
-  }
+  const text = await readInputFile(file);
   if (ext === ".csv") {
     if (!key) throw new Error("name the key column of a CSV file with --key <column>");
     return { body: { csv: text }, key };
   }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${file}: not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
+  const data = parseJsonFile(file, text);
   if (Array.isArray(data)) {
     if (!key) throw new Error(`${file} is an array of rows: name the key column with --key <column>`);
     return { body: { json: { key, rows: data } } };
