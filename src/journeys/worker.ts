@@ -2,7 +2,7 @@ import type { Pool } from "pg";
 import { PollingLoops } from "../db/index.ts";
 import type { OutboundClient } from "../outbound/index.ts";
 import type { VersionCache } from "./definitions.ts";
-import { carryOut, claimEffects } from "./outbox.ts";
+import { OutcomeWriter, carryOut, claimEffects } from "./outbox.ts";
 import { runDueSchedule } from "./schedule.ts";
 import { fireDueTimers } from "./timers.ts";
 
@@ -31,12 +31,14 @@ export class JourneyWorker {
   private readonly now: () => Date;
   /** Effects being carried out now (the dispatcher's slots in use). */
   private inflight = 0;
+  private readonly writer: OutcomeWriter;
 
   constructor(
     private readonly pool: Pool,
     private readonly options: JourneyWorkerOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.writer = new OutcomeWriter(pool, options.versions);
     this.loops = new PollingLoops(pool, {
       pollMs: options.pollMs ?? 200,
       wakeOn: { waymark_outbox: "outbox" },
@@ -72,9 +74,13 @@ export class JourneyWorker {
    * many it started.
    */
   async outboxOnce(): Promise<number> {
-    const free = (this.options.outboxBatch ?? 32) - this.inflight;
+    const slots = this.options.outboxBatch ?? 32;
+    const free = slots - this.inflight;
+    // Claim when a few slots are free (or none is busy), not after every finished effect: each claim
+    // is a committed UPDATE of its own.
+    if (free < Math.min(8, slots) && this.inflight > 0) return 0;
     const rows = await claimEffects(this.pool, this.now(), free, this.options.leaseMs ?? 60_000);
-    const options = { outbound: this.options.outbound, versions: this.options.versions };
+    const options = { outbound: this.options.outbound, versions: this.options.versions, writer: this.writer };
     for (const row of rows) {
       this.inflight += 1;
       this.loops.track(
