@@ -239,6 +239,14 @@ describe("a bounce", () => {
 
 describe("caps and quiet hours", () => {
   let t: Setup;
+  /** Sends Bo the promotional email "Deal n" through the send API. */
+  const sendPromo = (n: number) =>
+    post(t.server, "/api/v1/send", {
+      template: "promo",
+      to: { userId: "bo" },
+      transactional: false,
+      data: { n },
+    });
   beforeAll(async () => {
     t = await setup();
     await t.template("promo", { channel: "email", subject: "Deal {{ data.n }}", html: "<p>Deal</p>" });
@@ -261,12 +269,7 @@ describe("caps and quiet hours", () => {
 
   it("sends two promotional emails a day and skips the third with capped:email 2/1d", async () => {
     for (let n = 1; n <= 3; n++) {
-      await post(t.server, "/api/v1/send", {
-        template: "promo",
-        to: { userId: "bo" },
-        transactional: false,
-        data: { n },
-      });
+      await sendPromo(n);
       await eventually(
         async () => ((await t.messages("&status=queued")).length === 0 ? true : undefined),
         `send ${n}`,
@@ -279,12 +282,7 @@ describe("caps and quiet hours", () => {
 
   it("delays a message sent at 22:00 Berlin time to 08:00", async () => {
     t.state.clock = new Date("2026-05-05T20:00:00.000Z"); // 22:00 in Berlin (CEST), a new local day
-    await post(t.server, "/api/v1/send", {
-      template: "promo",
-      to: { userId: "bo" },
-      transactional: false,
-      data: { n: 4 },
-    });
+    await sendPromo(4);
     const delayed = await eventually(async () => {
       const [m] = await t.messages("&status=queued");
       return m?.reason ? m : undefined;
@@ -298,16 +296,7 @@ describe("caps and quiet hours", () => {
 
   it("keeps the cap when several messages to the person are decided at the same moment", async () => {
     // 08:00 in Berlin: "Deal 4" is today's first; the cap leaves room for one more of these five.
-    await Promise.all(
-      [5, 6, 7, 8, 9].map((n) =>
-        post(t.server, "/api/v1/send", {
-          template: "promo",
-          to: { userId: "bo" },
-          transactional: false,
-          data: { n },
-        }),
-      ),
-    );
+    await Promise.all([5, 6, 7, 8, 9].map(sendPromo));
     await eventually(
       async () => ((await t.messages("&status=queued")).length === 0 ? true : undefined),
       "all decided",
