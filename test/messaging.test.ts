@@ -306,3 +306,44 @@ describe("caps and quiet hours", () => {
     expect(capped).toHaveLength(1 + 4);
   });
 });
+
+describe("two journeys competing for the last slot of a cap", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+    await t.template("vip-offer", { channel: "email", subject: "VIP offer", html: "<p>VIP</p>" });
+    await t.template("weekly-deal", { channel: "email", subject: "Weekly deal", html: "<p>Deal</p>" });
+    const policy = await t.server.admin("/api/v1/policies/delivery", {
+      method: "PUT",
+      ...json({ caps: [{ channel: "email", limit: 1, per: "1d" }], priorities: { vip: 10, weekly: 1 } }),
+    });
+    expect(policy.status, await policy.clone().text()).toBe(200);
+    for (const [key, template] of [
+      ["weekly", "weekly-deal"],
+      ["vip", "vip-offer"],
+    ] as const) {
+      await publish(t.server, {
+        key,
+        name: key,
+        trigger: { event: "Visited Store" },
+        steps: [{ id: "send", message: { channel: "email", template } }],
+      });
+    }
+    await t.track("identify", { userId: "cy", traits: { email: "cy@example.com" } });
+  });
+  afterAll(() => t.close());
+
+  it("sends the higher-priority journey's message and skips the other with why", async () => {
+    await t.track("track", { userId: "cy", event: "Visited Store" });
+    await drained(t.server);
+    await eventually(async () => {
+      const all = await t.messages();
+      return all.length === 2 && all.every((m) => m.status !== "queued") ? true : undefined;
+    }, "both messages decided");
+    await t.smtp.waitFor(1);
+    expect(t.smtp.mails.map((m) => m.subject)).toEqual(["VIP offer"]);
+    const [skipped] = await t.messages("&status=skipped");
+    expect(skipped!.journey).toBe("weekly");
+    expect(skipped!.reason).toMatch(/^capped:email 1\/1d/);
+  });
+});

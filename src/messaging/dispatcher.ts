@@ -140,7 +140,7 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
       row.topic,
       now,
     );
-    const decided = decideDelivery({
+    const input = {
       ...consent,
       channel: row.channel,
       topic: row.topic,
@@ -148,7 +148,35 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
       journey: row.journey_key,
       priority: priorityOf(consent.policy, row.journey_key),
       now,
-    });
+    };
+    let decided = decideDelivery(input);
+    if (decided.action === "send" && !row.transactional && row.profile_id) {
+      // Journey priority: messages of higher-priority journeys due for the person on this channel
+      // (or claimed and not yet decided: no reason yet) take the cap's last slots first. Decided as if they had been sent: if that fills the cap,
+      // this one yields (whichever of the two is decided first, the higher one wins).
+      const { rows: rivals } = await tx.query<{ journey_key: string | null }>(
+        `SELECT journey_key FROM messages
+         WHERE workspace_id = $1 AND profile_id = $2 AND channel = $3 AND status = 'queued' AND sent_at IS NULL
+           AND NOT transactional AND id <> $4
+           AND (next_attempt_at <= $5 OR reason IS NULL)`,
+        [row.workspace_id, row.profile_id, row.channel, row.id, now],
+      );
+      const higher = rivals
+        .map((r) => ({ journey: r.journey_key, priority: priorityOf(consent.policy, r.journey_key) }))
+        .filter((r) => r.priority > input.priority);
+      if (higher.length > 0) {
+        const yielded = decideDelivery({
+          ...input,
+          recent: [...consent.recent, ...higher.map((h) => ({ ...h, channel: row.channel, sentAt: now }))],
+        });
+        if (yielded.action === "skip" && yielded.reason.startsWith("capped:")) {
+          decided = {
+            action: "skip",
+            reason: `${yielded.reason} (a higher-priority journey's message goes first)`,
+          };
+        }
+      }
+    }
     if (decided.action === "send") {
       await tx.query("UPDATE messages SET sent_at = $2 WHERE id = $1 AND status = 'queued'", [row.id, now]);
     }
