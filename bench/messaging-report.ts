@@ -4,6 +4,7 @@ import type { LatencyStats } from "./journeys-webhooks.ts";
 import type { LatencyResult } from "./messaging-latency.ts";
 import type { MessagingConfig } from "./messaging-suite.ts";
 import { DISPATCH_CONCURRENCY, SMTP_POOL, type ThroughputResult } from "./messaging-throughput.ts";
+import type { StatementTime } from "./pg-statements.ts";
 import type { Machine } from "./report.ts";
 
 /** The messaging benchmarks' section of bench/README.md (and the console). */
@@ -108,9 +109,17 @@ function throughputSection(
         .map(([k, v]) => `${int(v)} ${k}`)
         .join(", ")}`,
     `- the worker's pipeline applied the ${int(w.messages)} delivery events ${w.pipelineDrainSeconds === null ? "**not** within the drain limit" : `${sec(w.pipelineDrainSeconds)} after the last send was recorded`}`,
+    ...(w.database
+      ? [
+          `- PostgreSQL from the release until the worker stopped (the sends and the pipeline's work on their events): ` +
+            `${(w.database.commits / w.messages).toFixed(1)} transactions committed per message (a statement outside a transaction counts as one), ` +
+            `${(w.database.walFsyncs / w.messages).toFixed(2)} WAL flushes per message, ${int(w.database.walBytes / w.messages)} bytes of WAL per message`,
+        ]
+      : []),
     `- baseline: ${failures(b.failures)}`,
     "",
     ...activityTable(`the worker's connections while it sent`, w.activity),
+    ...(w.statements ? statementsTable(w.statements, w.messages) : []),
   ];
   targets.push(
     `${kind}s ≥ ${int(target)}/s: ${int(w.perSecond)}/s (the ${kind === "webhook" ? "HTTP client" : "SMTP client"} alone: ${int(b.perSecond)}/s) — ${mark(w.perSecond >= target)}`,
@@ -139,12 +148,35 @@ function dispatchBound(t: ThroughputResult, cores: number): string {
       `${ceiling(workerUs)}/s, and both on ${cores} cores about ${ceiling((workerUs + pgUs) / cores)}/s); the baseline runs at ` +
       `${int(t.baseline.perSecond)}/s with the receiver at ${pct(t.baseline.cpu.receiver)}`,
   );
+  const lock = w.activity.shares.find((s) => /^waiting Lock:.*append_events/.test(s.label));
+  if (lock && lock.connections >= 0.5) {
+    parts.push(
+      `on average ${lock.connections.toFixed(2)} of the worker's connections wait for the workspace's event sequence lock in ` +
+        "`append_events`: each message's outcome is recorded in a transaction of its own that appends its delivery event, and " +
+        "holds that lock until it has committed (a WAL flush), so these transactions commit one after another",
+    );
+  }
   const busy = w.activity.busy;
   parts.push(
     `the worker's connections were busy ${busy.toFixed(2)} on average (of ${DISPATCH_CONCURRENCY} sends in flight); busiest: ${topShares(w.activity)}`,
   );
   const name = t.channel === "webhook" ? "Webhooks" : "Emails";
   return `${name}: ${parts.join("; ")}. (worker ${pct(u.serverCpu)}, postgres ${pct(u.postgresCpu)}, receiver ${pct(w.cpu.receiver)}, benchmark ${pct(w.cpu.load)}, other ${pct(w.cpu.other)})`;
+}
+
+function statementsTable(statements: StatementTime[], messages: number): string[] {
+  return [
+    "PostgreSQL's time per statement from the release until the worker stopped (pg_stat_statements, `BENCH_PG_STATEMENTS=1`; " +
+      "the sends and the worker's pipeline applying their events):",
+    "",
+    "| statement | calls per message | mean ms | mean planning ms | total ms per message |",
+    "| --- | ---: | ---: | ---: | ---: |",
+    ...statements.map(
+      (st) =>
+        `| \`${st.label.replaceAll("|", "\\|")}\` | ${(st.calls / messages).toFixed(2)} | ${st.meanMs.toFixed(3)} | ${st.meanPlanMs.toFixed(3)} | ${(st.totalMs / messages).toFixed(3)} |`,
+    ),
+    "",
+  ];
 }
 
 function topShares(a: ActivityProfile, n = 3): string {
@@ -225,6 +257,12 @@ function latencySection(
       `${ms(p.toAccepted.p50)} ms until the messaging worker took the effect, ${ms(p.toClaimed.p50)} ms until the dispatcher claimed it and ` +
       `${ms(p.toReceiver.p50)} ms to render, check and send it (p99: ${ms(p.toStage.p99)}, ${ms(p.toAccepted.p99)}, ${ms(p.toClaimed.p99)}, ${ms(p.toReceiver.p99)} ms)`,
   );
+  if (p.toClaimed.p50 > 0.5 * l.email.p50) {
+    parts.push(
+      "most of it is the wait for the dispatcher: receipts queue in the message log because it sends fewer per second than " +
+        "arrive (see emails per second above, with the engine's work beside it here)",
+    );
+  }
   parts.push(`busiest connection states: ${topShares(l.activity)}`);
   bounds.push(
     `Event to email: ${parts.join("; ")}. (server ${pct(u.serverCpu)}, postgres ${pct(u.postgresCpu)}, receiver ${pct(l.receiverCpu)}, benchmark ${pct(u.loadCpu)}, other ${pct(other)})`,

@@ -7,6 +7,7 @@ import pg from "pg";
 import { configureMessaging, latencyJourneys, publishJourneys } from "./messaging-data.ts";
 import { latencyScenario, type LatencySession } from "./messaging-latency.ts";
 import { startReceivers, type Receivers } from "./messaging-receivers.ts";
+import { preparePgStatements } from "./pg-statements.ts";
 import { renderMessagingReport, writeMessagingReadme, type MessagingResults } from "./messaging-report.ts";
 import { emailsScenario, webhooksScenario, type ThroughputSession } from "./messaging-throughput.ts";
 import { createProfiles } from "./pipeline-data.ts";
@@ -40,6 +41,8 @@ export interface MessagingConfig {
   seconds: number;
   warmupSeconds: number;
   drainSeconds: number;
+  /** BENCH_PG_STATEMENTS=1: load pg_stat_statements and report the dispatcher's statements. */
+  pgStatements: boolean;
 }
 
 export function readMessagingConfig(
@@ -62,6 +65,7 @@ export function readMessagingConfig(
     seconds: n("BENCH_MESSAGING_SECONDS", 30),
     warmupSeconds: 5,
     drainSeconds: common.drainSeconds,
+    pgStatements: env.BENCH_PG_STATEMENTS === "1",
   };
 }
 
@@ -128,6 +132,13 @@ export async function runMessagingSuite(o: {
     o.log(`starting waymark --role api (data in ${dataDir})`);
     server = await startWaymark(dataDir, { role: "api", nodeArgs: o.nodeArgs });
     db = await connect(server);
+    if (c.pgStatements && !(await preparePgStatements(db))) {
+      o.log("restarting to load pg_stat_statements");
+      await stopServer();
+      server = await startWaymark(dataDir, { role: "api", nodeArgs: o.nodeArgs });
+      db = await connect(server);
+      if (!(await preparePgStatements(db))) throw new Error("pg_stat_statements did not load");
+    }
     await describePostgres(db, results);
     const { rows } = await db.query<{ id: string }>("SELECT id FROM workspaces ORDER BY created_at LIMIT 1");
     const workspaceId = rows[0]!.id;
@@ -147,6 +158,7 @@ export async function runMessagingSuite(o: {
       nodeArgs: o.nodeArgs,
       log: o.log,
       drainSeconds: c.drainSeconds,
+      pgStatements: c.pgStatements,
     };
     if (o.scenarios.has("msg-webhooks")) {
       results.webhooks = await attempt("msg-webhooks", () => webhooksScenario(session, c.webhooks));

@@ -14,6 +14,7 @@ import {
   type SendLoadResult,
 } from "./messaging-data.ts";
 import type { Receivers, TallyView } from "./messaging-receivers.ts";
+import { readPgStatements, resetPgStatements, type StatementTime } from "./pg-statements.ts";
 import { readPipeline } from "./pipeline.ts";
 import { watchUsage, type Usage } from "./proc-stats.ts";
 import { startWaymarkWorker, stopChild, type WaymarkServer } from "./processes.ts";
@@ -47,6 +48,8 @@ export interface ThroughputSession {
   nodeArgs: string[];
   log: (line: string) => void;
   drainSeconds: number;
+  /** BENCH_PG_STATEMENTS=1: pg_stat_statements is loaded; each dispatch reports its statements. */
+  pgStatements: boolean;
 }
 
 export interface CpuShares {
@@ -84,6 +87,14 @@ export interface DispatchRun {
   activity: ActivityProfile;
   /** How long the worker's pipeline took after the last send to apply the delivery events (null: not within the limit). */
   pipelineDrainSeconds: number | null;
+  /**
+   * PostgreSQL's counters from the release until the worker exited (its backends report at exit):
+   * transactions committed (a statement outside a transaction is one), WAL flushes (fsyncs of the
+   * WAL, pg_stat_io) and WAL bytes; undefined when this PostgreSQL does not have them.
+   */
+  database?: { commits: number; walFsyncs: number; walBytes: number };
+  /** With BENCH_PG_STATEMENTS=1: the statements that took PostgreSQL the most time, release to stop. */
+  statements?: StatementTime[];
 }
 
 export interface ThroughputResult {
@@ -300,6 +311,8 @@ async function dispatch(
     s.log(
       `${template}: releasing ${count.toLocaleString("en-US")} queued messages to the worker (pid ${worker.pid})`,
     );
+    if (s.pgStatements) await resetPgStatements(s.db);
+    const counters0 = await readCounters(s.db);
     const watch = watchCpu(s, worker.pid);
     const activity = sampleActivity(s.db);
     const released = epochNow();
@@ -335,6 +348,10 @@ async function dispatch(
       }
       await sleep(250);
     }
+    await stopChild(worker.pid);
+    worker = undefined;
+    const counters1 = await readCounters(s.db);
+    const statements = s.pgStatements ? await readPgStatements(s.db, 16) : undefined;
     const { rows: statuses } = await s.db.query<{ status: string; n: number }>(
       "SELECT status, count(*)::int AS n FROM messages WHERE template_key = $1 GROUP BY status",
       [template],
@@ -352,9 +369,35 @@ async function dispatch(
       cpu,
       activity: profile,
       pipelineDrainSeconds,
+      ...(statements ? { statements } : {}),
+      ...(counters0 && counters1
+        ? {
+            database: {
+              commits: counters1.commits - counters0.commits,
+              walFsyncs: counters1.walFsyncs - counters0.walFsyncs,
+              walBytes: counters1.walBytes - counters0.walBytes,
+            },
+          }
+        : {}),
     };
   } finally {
     await hold.end().catch(() => undefined);
     if (worker) await stopChild(worker.pid);
+  }
+}
+
+async function readCounters(
+  db: pg.Client,
+): Promise<{ commits: number; walFsyncs: number; walBytes: number } | undefined> {
+  try {
+    const { rows } = await db.query<{ commits: string; fsyncs: string; bytes: string }>(
+      `SELECT (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
+              (SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal') AS fsyncs,
+              (SELECT wal_bytes FROM pg_stat_wal) AS bytes`,
+    );
+    const r = rows[0]!;
+    return { commits: Number(r.commits), walFsyncs: Number(r.fsyncs), walBytes: Number(r.bytes) };
+  } catch {
+    return undefined;
   }
 }
