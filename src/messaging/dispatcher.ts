@@ -4,9 +4,9 @@ import { NotFoundError } from "../errors/index.ts";
 import { appendForPerson, insertJourneyAudit } from "../journeys/index.ts";
 import type { ChannelRegistry } from "./channels/registry.ts";
 import type { OutgoingMessage, SendResult } from "./core/channel.ts";
-import { decideDelivery, priorityOf } from "./core/policy.ts";
+import { decideDelivery, priorityOf, type DeliveryDecision } from "./core/policy.ts";
 import { trackEmailHtml } from "./core/tracking.ts";
-import { consentInputs, suppress } from "./consent.ts";
+import { consentInputs, isSuppressed, suppress } from "./consent.ts";
 import { linkUrls, signToken } from "./links.ts";
 import { getTemplate } from "./templates.ts";
 import { renderMessage } from "./core/render.ts";
@@ -106,11 +106,10 @@ function retryOrFail(row: MessageRow, now: Date, reason: string, deps: Dispatche
 }
 
 async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: Date): Promise<Outcome> {
-  const template = await getTemplate(
-    pool,
-    row.workspace_id,
-    row.template_key,
-    row.template_version ?? undefined,
+  // The latest version of a template is re-read at most every 5 s per process.
+  const template = await cached(
+    `template:${row.workspace_id}:${row.template_key}:${row.template_version ?? ""}`,
+    () => getTemplate(pool, row.workspace_id, row.template_key, row.template_version ?? undefined),
   );
   const profile = row.profile_id
     ? (
@@ -127,66 +126,77 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
   // Decided under a lock per person, and a message decided "send" is marked as in flight
   // (sent_at set while still queued) before the lock goes: two messages to one person decided at
   // the same moment both count against the caps, so concurrency never lets one through a full cap.
-  const decision = await withTx(pool, async (tx) => {
-    if (row.profile_id) {
-      await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [`messages:${row.profile_id}`]);
-    }
-    const consent = await consentInputs(
-      tx,
-      row.workspace_id,
-      row.profile_id,
-      row.channel,
-      to,
-      row.topic,
-      now,
-    );
-    const input = {
-      ...consent,
-      channel: row.channel,
-      topic: row.topic,
-      transactional: row.transactional,
-      journey: row.journey_key,
-      priority: priorityOf(consent.policy, row.journey_key),
-      now,
-    };
-    let decided = decideDelivery(input);
-    if (decided.action === "send" && !row.transactional && row.profile_id) {
-      // Journey priority: messages of higher-priority journeys due for the person on this channel
-      // (or claimed and not yet decided: no reason yet) take the cap's last slots first. Decided as if they had been sent: if that fills the cap,
-      // this one yields (whichever of the two is decided first, the higher one wins).
-      const { rows: rivals } = await tx.query<{ journey_key: string | null }>(
-        `SELECT journey_key FROM messages
+  // A transactional message is stopped by suppression alone: no caps, so no lock and no counting.
+  const decision: DeliveryDecision = row.transactional
+    ? await transactionalDecision(pool, row, to)
+    : await withTx(pool, async (tx): Promise<DeliveryDecision> => {
+        if (row.profile_id) {
+          await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
+            `messages:${row.profile_id}`,
+          ]);
+        }
+        const consent = await consentInputs(
+          tx,
+          row.workspace_id,
+          row.profile_id,
+          row.channel,
+          to,
+          row.topic,
+          now,
+        );
+        const input = {
+          ...consent,
+          channel: row.channel,
+          topic: row.topic,
+          transactional: row.transactional,
+          journey: row.journey_key,
+          priority: priorityOf(consent.policy, row.journey_key),
+          now,
+        };
+        let decided = decideDelivery(input);
+        if (decided.action === "send" && !row.transactional && row.profile_id) {
+          // Journey priority: messages of higher-priority journeys due for the person on this channel
+          // (or claimed and not yet decided: no reason yet) take the cap's last slots first. Decided as if they had been sent: if that fills the cap,
+          // this one yields (whichever of the two is decided first, the higher one wins).
+          const { rows: rivals } = await tx.query<{ journey_key: string | null }>(
+            `SELECT journey_key FROM messages
          WHERE workspace_id = $1 AND profile_id = $2 AND channel = $3 AND status = 'queued' AND sent_at IS NULL
            AND NOT transactional AND id <> $4
            AND (next_attempt_at <= $5 OR reason IS NULL)`,
-        [row.workspace_id, row.profile_id, row.channel, row.id, now],
-      );
-      const higher = rivals
-        .map((r) => ({ journey: r.journey_key, priority: priorityOf(consent.policy, r.journey_key) }))
-        .filter((r) => r.priority > input.priority);
-      if (higher.length > 0) {
-        const yielded = decideDelivery({
-          ...input,
-          recent: [...consent.recent, ...higher.map((h) => ({ ...h, channel: row.channel, sentAt: now }))],
-        });
-        if (yielded.action === "skip" && yielded.reason.startsWith("capped:")) {
-          decided = {
-            action: "skip",
-            reason: `${yielded.reason} (a higher-priority journey's message goes first)`,
-          };
+            [row.workspace_id, row.profile_id, row.channel, row.id, now],
+          );
+          const higher = rivals
+            .map((r) => ({ journey: r.journey_key, priority: priorityOf(consent.policy, r.journey_key) }))
+            .filter((r) => r.priority > input.priority);
+          if (higher.length > 0) {
+            const yielded = decideDelivery({
+              ...input,
+              recent: [
+                ...consent.recent,
+                ...higher.map((h) => ({ ...h, channel: row.channel, sentAt: now })),
+              ],
+            });
+            if (yielded.action === "skip" && yielded.reason.startsWith("capped:")) {
+              decided = {
+                action: "skip",
+                reason: `${yielded.reason} (a higher-priority journey's message goes first)`,
+              };
+            }
+          }
         }
-      }
-    }
-    if (decided.action === "send") {
-      await tx.query("UPDATE messages SET sent_at = $2 WHERE id = $1 AND status = 'queued'", [row.id, now]);
-    }
-    return decided;
-  });
+        if (decided.action === "send") {
+          await tx.query("UPDATE messages SET sent_at = $2 WHERE id = $1 AND status = 'queued'", [
+            row.id,
+            now,
+          ]);
+        }
+        return decided;
+      });
   if (decision.action === "skip") return { status: "skipped", reason: decision.reason };
   if (decision.action === "delay")
     return { status: "delayed", until: decision.until, reason: decision.reason };
 
-  const secret = await workspaceSecret(pool, row.workspace_id);
+  const secret = await cached(`secret:${row.workspace_id}`, () => workspaceSecret(pool, row.workspace_id));
   const token = signToken(secret, {
     w: row.workspace_id,
     p: row.profile_id,
@@ -290,6 +300,24 @@ function addressOf(
     default:
       return null;
   }
+}
+
+/** Templates and secrets read in the last few seconds: every message re-read them. */
+const CACHE_MS = 5_000;
+const cache = new Map<string, { at: number; value: Promise<unknown> }>();
+function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+  const hit = cache.get(key);
+  if (hit && performance.now() - hit.at < CACHE_MS) return hit.value as Promise<T>;
+  if (cache.size > 10_000) cache.clear();
+  const value = load();
+  cache.set(key, { at: performance.now(), value });
+  value.catch(() => cache.delete(key));
+  return value;
+}
+
+async function transactionalDecision(pool: Pool, row: MessageRow, to: string): Promise<DeliveryDecision> {
+  const suppressed = await isSuppressed(pool, row.workspace_id, row.channel, to);
+  return suppressed ? { action: "skip", reason: `suppressed:${suppressed.reason}` } : { action: "send" };
 }
 
 async function workspaceSecret(pool: Pool, workspaceId: string): Promise<string> {
