@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { NotFoundError } from "../errors/index.ts";
 import { appendForPerson, insertJourneyAudit } from "../journeys/index.ts";
@@ -35,6 +35,8 @@ export interface MessageRow {
 }
 
 export interface DispatcherDeps {
+  /** Groups outcome writes (the worker's); without one, each outcome has its own transaction. */
+  writer?: RecordWriter;
   channels: ChannelRegistry;
   /** Base of the links in messages (unsubscribe, preferences, open pixel, click redirect). */
   publicUrl: string;
@@ -87,7 +89,7 @@ export async function deliverMessage(
   } catch (err) {
     outcome = retryOrFail(row, now, (err as Error).message, deps);
   }
-  await record(pool, row, outcome, now);
+  await (deps.writer ? deps.writer.write(row, outcome, now) : record(pool, row, outcome, now));
 }
 
 function retryOrFail(row: MessageRow, now: Date, reason: string, deps: DispatcherDeps): Outcome {
@@ -345,89 +347,137 @@ const EVENT_NAMES: Record<string, Record<string, string>> = {
   },
 };
 
+/** Writes the outcome in a transaction of its own. */
+function record(pool: Pool, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
+  return withTx(pool, (tx) => recordIn(tx, row, outcome, now));
+}
+
+/**
+ * Groups outcomes: while one transaction writes, the outcomes arriving meanwhile wait and go together
+ * in the next. Each outcome appends an event under the workspace's sequence lock, so one transaction
+ * per message made them commit one after another (the messaging benchmark's main wait). Each outcome
+ * has a savepoint of its own: one that fails is rolled back alone and its message is tried again
+ * after its lease, the others commit.
+ */
+export class RecordWriter {
+  private queue: Array<{ row: MessageRow; outcome: Outcome; now: Date; done: (err?: unknown) => void }> = [];
+  private flushing: Promise<void> | undefined;
+
+  constructor(private readonly pool: Pool) {}
+
+  write(row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ row, outcome, now, done: (err) => (err ? reject(err) : resolve()) });
+      this.flushing ??= this.flush().finally(() => (this.flushing = undefined));
+    });
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, 200);
+      const failed = new Map<number, unknown>();
+      try {
+        await withTx(this.pool, async (tx) => {
+          for (const [n, b] of batch.entries()) {
+            await tx.query("SAVEPOINT outcome");
+            try {
+              await recordIn(tx, b.row, b.outcome, b.now);
+              await tx.query("RELEASE SAVEPOINT outcome");
+            } catch (err) {
+              await tx.query("ROLLBACK TO SAVEPOINT outcome");
+              failed.set(n, err);
+            }
+          }
+        });
+        batch.forEach((b, n) => b.done(failed.get(n)));
+      } catch (err) {
+        for (const b of batch) b.done(err);
+      }
+    }
+  }
+}
+
 /** Writes the outcome: the message row (only while our claim holds), the timeline, the event. */
-async function record(pool: Pool, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
-  await withTx(pool, async (tx) => {
-    const { rowCount } = await tx.query(
-      `UPDATE messages SET
+async function recordIn(tx: PoolClient, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
+  const { rowCount } = await tx.query(
+    `UPDATE messages SET
          status = CASE WHEN $3 IN ('retry', 'delayed') THEN 'queued' ELSE $3 END,
          reason = $4, next_attempt_at = coalesce($5, next_attempt_at), provider_message_id = coalesce($6, provider_message_id),
          to_address = coalesce($7, to_address), subject = coalesce($8, subject),
          template_version = coalesce($9, template_version),
          sent_at = CASE WHEN $3 = 'sent' THEN $10::timestamptz ELSE NULL END, updated_at = $10
        WHERE id = $1 AND status = 'queued' AND attempts = $2`,
-      [
-        row.id,
-        row.attempts,
-        outcome.status,
-        "reason" in outcome ? outcome.reason : null,
-        outcome.status === "retry" ? outcome.at : outcome.status === "delayed" ? outcome.until : null,
-        outcome.status === "sent" ? outcome.providerMessageId : null,
-        "to" in outcome ? outcome.to : null,
-        outcome.status === "sent" ? outcome.subject : null,
-        outcome.status === "sent" ? outcome.version : null,
-        now,
-      ],
-    );
-    // Claimed again meanwhile (our lease ran out): the other run's outcome counts.
-    if (rowCount === 0) return;
-    if (outcome.status === "bounced" && outcome.to) {
-      await suppress(tx, row.workspace_id, row.channel, outcome.to, "hard_bounce", outcome.reason);
-    }
-    if (row.instance_id && row.journey_key && outcome.status !== "retry") {
-      const kind =
-        outcome.status === "sent"
-          ? "message_sent"
-          : outcome.status === "delayed"
-            ? "message_delayed"
-            : outcome.status === "skipped"
-              ? "message_skipped"
-              : "message_failed";
-      const reason =
-        outcome.status === "sent"
-          ? `${row.channel} ${row.template_key} to ${row.channel === "email" ? "the person's address" : row.channel}`
-          : outcome.reason;
-      await insertJourneyAudit(tx, row.workspace_id, [
+    [
+      row.id,
+      row.attempts,
+      outcome.status,
+      "reason" in outcome ? outcome.reason : null,
+      outcome.status === "retry" ? outcome.at : outcome.status === "delayed" ? outcome.until : null,
+      outcome.status === "sent" ? outcome.providerMessageId : null,
+      "to" in outcome ? outcome.to : null,
+      outcome.status === "sent" ? outcome.subject : null,
+      outcome.status === "sent" ? outcome.version : null,
+      now,
+    ],
+  );
+  // Claimed again meanwhile (our lease ran out): the other run's outcome counts.
+  if (rowCount === 0) return;
+  if (outcome.status === "bounced" && outcome.to) {
+    await suppress(tx, row.workspace_id, row.channel, outcome.to, "hard_bounce", outcome.reason);
+  }
+  if (row.instance_id && row.journey_key && outcome.status !== "retry") {
+    const kind =
+      outcome.status === "sent"
+        ? "message_sent"
+        : outcome.status === "delayed"
+          ? "message_delayed"
+          : outcome.status === "skipped"
+            ? "message_skipped"
+            : "message_failed";
+    const reason =
+      outcome.status === "sent"
+        ? `${row.channel} ${row.template_key} to ${row.channel === "email" ? "the person's address" : row.channel}`
+        : outcome.reason;
+    await insertJourneyAudit(tx, row.workspace_id, [
+      {
+        at: now.toISOString(),
+        kind,
+        step: row.step,
+        reason,
+        data: { messageId: row.id },
+        instance: row.instance_id,
+        journey: row.journey_key,
+      },
+    ]);
+  }
+  // The outcome as an event of the person, in the same transaction: journeys branch on it and
+  // analytics count it, exactly once.
+  const name = EVENT_NAMES[row.channel]?.[outcome.status];
+  if (name && row.profile_id) {
+    try {
+      await appendForPerson(
+        tx,
+        row.workspace_id,
+        { profileId: row.profile_id },
         {
-          at: now.toISOString(),
-          kind,
-          step: row.step,
-          reason,
-          data: { messageId: row.id },
-          instance: row.instance_id,
-          journey: row.journey_key,
-        },
-      ]);
-    }
-    // The outcome as an event of the person, in the same transaction: journeys branch on it and
-    // analytics count it, exactly once.
-    const name = EVENT_NAMES[row.channel]?.[outcome.status];
-    if (name && row.profile_id) {
-      try {
-        await appendForPerson(
-          tx,
-          row.workspace_id,
-          { profileId: row.profile_id },
-          {
-            type: "track",
-            event: name,
-            messageId: `message:${row.id}:${outcome.status}`,
-            properties: {
-              messageId: row.id,
-              channel: row.channel,
-              template: row.template_key,
-              journey: row.journey_key,
-              step: row.step,
-              instanceId: row.instance_id,
-              ...("reason" in outcome ? { reason: outcome.reason } : {}),
-            },
+          type: "track",
+          event: name,
+          messageId: `message:${row.id}:${outcome.status}`,
+          properties: {
+            messageId: row.id,
+            channel: row.channel,
+            template: row.template_key,
+            journey: row.journey_key,
+            step: row.step,
+            instanceId: row.instance_id,
+            ...("reason" in outcome ? { reason: outcome.reason } : {}),
           },
-          now,
-        );
-      } catch (err) {
-        // A person with no userId or anonymousId (an email-only send) cannot be addressed in the log.
-        if (!(err instanceof NotFoundError)) throw err;
-      }
+        },
+        now,
+      );
+    } catch (err) {
+      // A person with no userId or anonymousId (an email-only send) cannot be addressed in the log.
+      if (!(err instanceof NotFoundError)) throw err;
     }
-  });
+  }
 }

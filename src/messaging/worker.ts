@@ -1,6 +1,6 @@
 import type { Pool } from "pg";
 import { PollingLoops } from "../db/index.ts";
-import { claimMessages, deliverMessage, type DispatcherDeps } from "./dispatcher.ts";
+import { RecordWriter, claimMessages, deliverMessage, type DispatcherDeps } from "./dispatcher.ts";
 import { acceptJourneyMessages } from "./queue.ts";
 
 export interface MessagingWorkerOptions extends DispatcherDeps {
@@ -21,12 +21,14 @@ export class MessagingWorker {
   private readonly loops: PollingLoops;
   private readonly now: () => Date;
   private inflight = 0;
+  private readonly deps: DispatcherDeps;
 
   constructor(
     private readonly pool: Pool,
     private readonly options: MessagingWorkerOptions,
   ) {
     this.now = options.now ?? (() => new Date());
+    this.deps = { ...options, writer: new RecordWriter(pool) };
     this.loops = new PollingLoops(pool, {
       pollMs: options.pollMs ?? 200,
       wakeOn: { waymark_outbox: "accept", waymark_messages: "send" },
@@ -51,7 +53,7 @@ export class MessagingWorker {
     for (const row of rows) {
       this.inflight += 1;
       this.loops.track(
-        deliverMessage(this.pool, this.options, row, this.now()).finally(() => {
+        deliverMessage(this.pool, this.deps, row, this.now()).finally(() => {
           this.inflight -= 1;
           this.loops.wake("send");
         }),
