@@ -177,8 +177,11 @@ async function countLive(s: Session): Promise<number> {
  * records the plan. Statements are serialised on the one connection, so the plans see no contention.
  */
 function recording(db: pg.Client, read: QueryPlan["read"], into: QueryPlan[]): { query: pg.Client["query"] } {
-  const query = async (text: string, params?: unknown[]) => {
-    const result = await db.query(text, params);
+  // Reads pass either (text, params) or a named statement's config ({ name, text, values }).
+  const query = async (textOrConfig: string | pg.QueryConfig, maybeParams?: unknown[]) => {
+    const text = typeof textOrConfig === "string" ? textOrConfig : textOrConfig.text;
+    const params = typeof textOrConfig === "string" ? maybeParams : textOrConfig.values;
+    const result = await db.query(textOrConfig as string, params);
     const { rows } = await db.query<{ "QUERY PLAN": string }>(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, params);
     const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
     into.push({
