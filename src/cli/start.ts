@@ -110,6 +110,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       `Waymark ${config.role === "worker" ? "worker" : "server"} listening on ${url}\n` +
         `  database:    ${db.describe}\n` +
         `  credentials: ${credentialsPath(config.dataDir)}${created ? " (new workspace created)" : ""}\n` +
+        (config.role === "worker" ? "" : `  web app:     ${url}/\n`) +
         `  API docs:    ${url}/api/docs\n`,
     );
 

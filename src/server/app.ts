@@ -23,6 +23,7 @@ import { profileRoutes } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { tableRoutes } from "./routes/tables.ts";
 import { templateRoutes } from "./routes/templates.ts";
+import { DEFAULT_WEB_ROOT, webRoutes } from "./web.ts";
 import { trackingRoutes } from "./routes/tracking.ts";
 
 /** Builds the HTTP app. Routes are thin: parse with the schema, call one service, map the result. */
@@ -45,7 +46,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: 1024 * 1024,
     // Signed link tokens (unsubscribe, click redirect) travel as path parameters.
-    maxParamLength: 4096,
+    routerOptions: { maxParamLength: 4096 },
     return503OnClosing: true,
   });
   if (ownOutbound) {
@@ -57,7 +58,9 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
+  let serveApp: Awaited<ReturnType<typeof webRoutes>> = () => false;
   app.setNotFoundHandler((req, reply) => {
+    if (serveApp(req, reply)) return;
     void reply
       .code(404)
       .send({ error: "not_found", message: `no route ${req.method} ${req.url.split("?")[0]}` });
@@ -98,6 +101,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
 
   await app.register(systemRoutes, deps);
   if (deps.role !== "worker") {
+    serveApp = await webRoutes(app, deps.webRoot ?? DEFAULT_WEB_ROOT);
     await app.register(trackingRoutes, deps);
     // The unsubscribe and preference pages: no token, the link's signature is the credential.
     await app.register(consentPageRoutes, deps);

@@ -28,6 +28,8 @@ export interface ServerDeps {
   channels?: ChannelRegistry;
   /** Where links in messages and previews point (WAYMARK_PUBLIC_URL, else the server's address). */
   publicUrl?: string;
+  /** The built web app served at `/` (default: web/dist of this package). */
+  webRoot?: string;
 }
 
 /** What routes get once the app has filled in the defaults. */

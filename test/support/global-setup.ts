@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -15,10 +16,18 @@ declare module "vitest" {
 }
 
 /**
- * Once per run: a real PostgreSQL (DATABASE_URL, or an embedded one in a temp dir) and a template
+ * Once per run: the web app built, a real PostgreSQL (DATABASE_URL, or an embedded one in a temp dir) and a template
  * database migrated once; each test file clones it (test/support/database.ts).
  */
 export default async function setup(project: TestProject) {
+  // The browser tests use the web app the server serves: build it from the current sources (~1 s).
+  execFileSync(
+    process.execPath,
+    ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "warn"],
+    {
+      stdio: "inherit",
+    },
+  );
   let embedded: EmbeddedDatabase | undefined;
   let dir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
