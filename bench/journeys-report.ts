@@ -1,4 +1,3 @@
-import { readFile, writeFile } from "node:fs/promises";
 import type { ActivityProfile } from "./activity.ts";
 import type { AdvanceCase } from "./journeys-advance.ts";
 import type { JourneyConfig } from "./journeys-suite.ts";
@@ -348,20 +347,4 @@ function activityLines(a: ActivityProfile, whose: string): string[] {
       .map((s) => `| \`${s.label.replaceAll("|", "\\|")}\` | ${s.connections.toFixed(2)} |`),
     "",
   ];
-}
-
-const START = "<!-- journeys-results:start -->";
-const END = "<!-- journeys-results:end -->";
-
-/** Replaces the journeys' marked section of the README (appends one when the markers are missing). */
-export async function writeJourneysReadme(file: string, section: string): Promise<void> {
-  const text = await readFile(file, "utf8");
-  const block = `${START}\n${section}\n${END}`;
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  const next =
-    from >= 0 && to > from
-      ? text.slice(0, from) + block + text.slice(to + END.length)
-      : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, next);
 }

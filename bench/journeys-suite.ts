@@ -3,13 +3,13 @@ import pg from "pg";
 import { advanceBenchmark } from "./journeys-advance.ts";
 import { createJourneys } from "./journeys-data.ts";
 import { startReceiver, type Receiver } from "./journeys-receiver.ts";
-import { renderJourneysReport, writeJourneysReadme, type JourneyResults } from "./journeys-report.ts";
+import { renderJourneysReport, type JourneyResults } from "./journeys-report.ts";
 import { timersScenario } from "./journeys-timers.ts";
 import { waitingScenario, type JourneySession } from "./journeys-waiting.ts";
 import { webhooksScenario } from "./journeys-webhooks.ts";
 import { createProfiles } from "./pipeline-data.ts";
 import { startWaymark, stopChild } from "./processes.ts";
-import { describeMachine } from "./report.ts";
+import { describeMachine, writeSection } from "./report.ts";
 
 /**
  * The journey benchmarks of `npm run bench` (issue 5), after the other suites, on a data dir of their
@@ -179,7 +179,7 @@ export async function runJourneySuite(o: {
 
   const report = renderJourneysReport(results);
   if (o.readme && selected.length === JOURNEY_SCENARIOS.length) {
-    await writeJourneysReadme(o.readme, report);
+    await writeSection(o.readme, "journeys-results", report);
     o.log(`journey results written to ${path.relative(process.cwd(), o.readme)}`);
   }
   return report;

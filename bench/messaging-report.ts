@@ -1,4 +1,3 @@
-import { readFile, writeFile } from "node:fs/promises";
 import type { ActivityProfile } from "./activity.ts";
 import type { LatencyStats } from "./journeys-webhooks.ts";
 import type { LatencyResult } from "./messaging-latency.ts";
@@ -289,20 +288,4 @@ function activityTable(whose: string, a: ActivityProfile): string[] {
       .map((s) => `| \`${s.label.replaceAll("|", "\\|")}\` | ${s.connections.toFixed(2)} |`),
     "",
   ];
-}
-
-const START = "<!-- messaging-results:start -->";
-const END = "<!-- messaging-results:end -->";
-
-/** Replaces the messaging section of the README between its markers (appends one when they are missing). */
-export async function writeMessagingReadme(file: string, section: string): Promise<void> {
-  const text = await readFile(file, "utf8");
-  const block = `${START}\n${section}\n${END}`;
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  const next =
-    from >= 0 && to > from
-      ? text.slice(0, from) + block + text.slice(to + END.length)
-      : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, next);
 }

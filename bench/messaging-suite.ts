@@ -8,11 +8,11 @@ import { configureMessaging, latencyJourneys, publishJourneys } from "./messagin
 import { latencyScenario, type LatencySession } from "./messaging-latency.ts";
 import { startReceivers, type Receivers } from "./messaging-receivers.ts";
 import { preparePgStatements } from "./pg-statements.ts";
-import { renderMessagingReport, writeMessagingReadme, type MessagingResults } from "./messaging-report.ts";
+import { renderMessagingReport, type MessagingResults } from "./messaging-report.ts";
 import { emailsScenario, webhooksScenario, type ThroughputSession } from "./messaging-throughput.ts";
 import { createProfiles } from "./pipeline-data.ts";
 import { killAllNow, startWaymark, stopAll, stopChild, type WaymarkServer } from "./processes.ts";
-import { describeMachine } from "./report.ts";
+import { describeMachine, writeSection } from "./report.ts";
 
 /**
  * The messaging benchmarks of `npm run bench` (issue 6), after the other suites, on a data dir of
@@ -202,7 +202,7 @@ export async function runMessagingSuite(o: {
 
   const report = renderMessagingReport(results);
   if (o.readme && selected.length === MESSAGING_SCENARIOS.length) {
-    await writeMessagingReadme(o.readme, report);
+    await writeSection(o.readme, "messaging-results", report);
     o.log(`messaging results written to ${path.relative(process.cwd(), o.readme)}`);
   }
   return report;

@@ -1,4 +1,3 @@
-import { readFile, writeFile } from "node:fs/promises";
 import type { ActivityProfile } from "./activity.ts";
 import type { StatementTime } from "./pg-statements.ts";
 import type { Population } from "./pipeline-data.ts";
@@ -442,20 +441,4 @@ function plansSection(plans: QueryPlan[]): string[] {
   for (const p of plans) out.push(`${p.read}: \`${p.statement}\``, "", "```", p.plan, "```", "");
   out.push("</details>");
   return out;
-}
-
-const START = "<!-- pipeline-results:start -->";
-const END = "<!-- pipeline-results:end -->";
-
-/** Replaces the pipeline's marked section of the README (appends one when the markers are missing). */
-export async function writePipelineReadme(file: string, section: string): Promise<void> {
-  const text = await readFile(file, "utf8");
-  const block = `${START}\n${section}\n${END}`;
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  const next =
-    from >= 0 && to > from
-      ? text.slice(0, from) + block + text.slice(to + END.length)
-      : `${text.trimEnd()}\n\n${block}\n`;
-  await writeFile(file, next);
 }

@@ -4,10 +4,10 @@ import { lagScenario, throughputScenario, type Session } from "./pipeline-bench.
 import { waitForDrain } from "./pipeline.ts";
 import { population } from "./pipeline-data.ts";
 import { preparePgStatements } from "./pg-statements.ts";
-import { renderPipelineReport, writePipelineReadme, type SuiteResults } from "./pipeline-report.ts";
+import { renderPipelineReport, type SuiteResults } from "./pipeline-report.ts";
 import { profileReadsScenario } from "./profiles-bench.ts";
 import { startWaymark, stopChild } from "./processes.ts";
-import { describeMachine } from "./report.ts";
+import { describeMachine, writeSection } from "./report.ts";
 
 /**
  * The event pipeline and profile benchmarks of `npm run bench` (issue 4, section 5), run after the
@@ -206,7 +206,7 @@ export async function runPipelineSuite(o: {
 
   const report = renderPipelineReport(results);
   if (o.readme && selected.length === PIPELINE_SCENARIOS.length) {
-    await writePipelineReadme(o.readme, report);
+    await writeSection(o.readme, "pipeline-results", report);
     o.log(`pipeline results written to ${path.relative(process.cwd(), o.readme)}`);
   }
   return report;

@@ -311,18 +311,20 @@ export function explainBound(r: ScenarioResult, cores: number): string {
   return `${found.join("; ")}. (${evidence})${pipeline}`;
 }
 
-const START = "<!-- results:start -->";
-const END = "<!-- results:end -->";
-
-/** Replaces the marked results section of the README (appends one when the markers are missing). */
-export async function writeReadme(file: string, section: string): Promise<void> {
+/**
+ * Replaces the block between `<!-- NAME:start -->` and `<!-- NAME:end -->` in the README (appends it
+ * when missing): each suite owns one block, so a partial run leaves the others as they were.
+ */
+export async function writeSection(file: string, name: string, section: string): Promise<void> {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
   const text = await readFile(file, "utf8").catch(() => "# Benchmarks\n");
-  const block = `${START}\n${section}\n${END}`;
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
+  const block = `${start}\n${section}\n${end}`;
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
   const next =
     from >= 0 && to > from
-      ? text.slice(0, from) + block + text.slice(to + END.length)
+      ? text.slice(0, from) + block + text.slice(to + end.length)
       : `${text.trimEnd()}\n\n${block}\n`;
   await writeFile(file, next);
 }

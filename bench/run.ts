@@ -40,7 +40,7 @@ import {
 import {
   describeMachine,
   renderReport,
-  writeReadme,
+  writeSection,
   type Machine,
   type ScenarioResult,
   type WriterStats,
@@ -244,7 +244,7 @@ async function ingestion(tmp: string): Promise<void> {
   const report = renderReport(machine, results);
   process.stdout.write(`\n${report}\n\n`);
   if (process.env.BENCH_WRITE_README !== "0" && !process.env.BENCH_SCENARIOS) {
-    await writeReadme(README, report);
+    await writeSection(README, "results", report);
     log(`results written to ${path.relative(process.cwd(), README)}`);
   }
   // The pipeline benchmarks run alone on the machine.
