@@ -25,6 +25,7 @@ import {
   readMessagingConfig,
   runMessagingSuite,
 } from "./messaging-suite.ts";
+import { WEB_SCENARIOS, runWebSuite } from "./web-suite.ts";
 import { PIPELINE_SCENARIOS, readSuiteConfig, runPipelineSuite, suiteTimeLimitMs } from "./pipeline-suite.ts";
 import { quantile, runLoad, type LoadOptions } from "./load.ts";
 import { readPipeline, waitForDrain } from "./pipeline.ts";
@@ -59,7 +60,8 @@ import {
  * whose results go to a second section of the README; then the journey benchmarks (advance, waiting,
  * timers, webhooks: see journeys-suite.ts; BENCH_JOURNEYS=0 skips them), in a third; then the
  * messaging benchmarks (msg-webhooks, msg-emails, msg-latency: see messaging-suite.ts;
- * BENCH_MESSAGING=0 skips them), in a fourth.
+ * BENCH_MESSAGING=0 skips them), in a fourth; then the web app's budgets (web-bundle, web-map, web-load:
+ * see web-suite.ts; BENCH_WEB=0 skips them), in a fifth.
  */
 
 const SECONDS = envNumber("BENCH_SECONDS", 10);
@@ -68,11 +70,18 @@ const INGESTION_SCENARIOS = ["idle", "baseline", "batch", "track", "noop"];
 const SCENARIOS = new Set(
   (
     process.env.BENCH_SCENARIOS ||
-    [...INGESTION_SCENARIOS, ...PIPELINE_SCENARIOS, ...JOURNEY_SCENARIOS, ...MESSAGING_SCENARIOS].join(",")
+    [
+      ...INGESTION_SCENARIOS,
+      ...PIPELINE_SCENARIOS,
+      ...JOURNEY_SCENARIOS,
+      ...MESSAGING_SCENARIOS,
+      ...WEB_SCENARIOS,
+    ].join(",")
   ).split(","),
 );
 if (process.env.BENCH_JOURNEYS === "0") for (const k of JOURNEY_SCENARIOS) SCENARIOS.delete(k);
 if (process.env.BENCH_MESSAGING === "0") for (const k of MESSAGING_SCENARIOS) SCENARIOS.delete(k);
+if (process.env.BENCH_WEB === "0") for (const k of WEB_SCENARIOS) SCENARIOS.delete(k);
 const IDLE_SECONDS = 3;
 const DRAIN_SECONDS = envNumber("BENCH_DRAIN_SECONDS", 30);
 const ROLE = process.env.BENCH_SERVER_ROLE || undefined;
@@ -97,7 +106,8 @@ const TIME_LIMIT_MS =
     : 0) +
   suiteTimeLimitMs(SUITE, SCENARIOS) +
   journeysTimeLimitMs(JOURNEYS, SCENARIOS) +
-  messagingTimeLimitMs(MESSAGING, SCENARIOS);
+  messagingTimeLimitMs(MESSAGING, SCENARIOS) +
+  (WEB_SCENARIOS.some((k) => SCENARIOS.has(k)) ? 240_000 : 0);
 
 function envNumber(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -145,6 +155,13 @@ async function main(): Promise<void> {
       readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
     });
     if (messaging) process.stdout.write(`\n${messaging}\n\n`);
+    const web = await runWebSuite({
+      tmp,
+      scenarios: SCENARIOS,
+      log,
+      readme: process.env.BENCH_WRITE_README !== "0" ? README : null,
+    });
+    if (web) process.stdout.write(`\n${web}\n\n`);
   } finally {
     await cleanUp();
   }
