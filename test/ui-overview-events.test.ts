@@ -1,0 +1,135 @@
+import { Analytics } from "@segment/analytics-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "./support/server.ts";
+import { openWeb, type WebSession } from "./support/web.ts";
+
+/** Sends calls with the real Segment SDK pointed at the test server, and waits until it has flushed. */
+async function viaSegment(server: TestServer, send: (analytics: Analytics) => void): Promise<void> {
+  const errors: unknown[] = [];
+  const analytics = new Analytics({ writeKey: server.keys.writeKey, host: server.url, flushInterval: 50 });
+  analytics.on("error", (err) => errors.push(err));
+  send(analytics);
+  await analytics.closeAndFlush({ timeout: 10_000 });
+  expect(errors).toEqual([]);
+}
+
+describe("the events debugger, watching a shop's events arrive", () => {
+  let server: TestServer;
+  let web: WebSession;
+  beforeAll(async () => {
+    server = await startTestServer({ pipeline: true });
+    web = await openWeb(server);
+  }, 60_000);
+  afterAll(async () => {
+    await web?.close();
+    await server?.close();
+  });
+
+  it("shows events sent with the Segment SDK while the page is open, newest on top", async () => {
+    const { page } = web;
+    await web.open("/events");
+    await page.getByRole("heading", { name: "No events yet" }).waitFor();
+    await web.screenshot("events-empty");
+
+    await viaSegment(server, (a) => {
+      a.identify({ userId: "ada", traits: { email: "ada@example.com", plan: "pro" } });
+      a.track({ userId: "ada", event: "Product Added", properties: { product_id: "p-1", price: 12.5 } });
+      a.page({ userId: "ada", name: "Pricing", properties: { path: "/pricing" } });
+    });
+    await viaSegment(server, (a) => {
+      a.track({ userId: "bo", event: "Order Completed", properties: { total: 42, currency: "EUR" } });
+    });
+
+    const stream = page.getByTestId("event-stream");
+    await stream.getByRole("button", { name: /^Order Completed/ }).waitFor();
+    await stream.getByRole("button", { name: /^Product Added/ }).waitFor();
+    const rows = stream.locator("tbody tr");
+    await expect.poll(() => rows.count()).toBe(4);
+    // Newest on top: Bo's order was sent after Ada's three calls.
+    expect(await rows.first().innerText()).toContain("Order Completed");
+    expect(await rows.last().innerText()).toContain("Identify");
+  });
+
+  it("narrows the stream by type, event name and user id", async () => {
+    const { page } = web;
+    const rows = page.getByTestId("event-stream").locator("tbody tr");
+
+    await page.getByLabel("Type").selectOption("track");
+    await expect.poll(() => rows.count()).toBe(2);
+    await page.getByLabel("Event name").fill("Product Added");
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().innerText()).toContain("ada");
+    // The filters live in the address, so a reload keeps them.
+    expect(new URL(page.url()).searchParams.get("event")).toBe("Product Added");
+
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await expect.poll(() => rows.count()).toBe(4);
+    await page.getByLabel("User ID").fill("bo");
+    await expect.poll(() => rows.count()).toBe(1);
+    expect(await rows.first().innerText()).toContain("Order Completed");
+
+    await page.getByLabel("User ID").fill("nobody");
+    await page.getByRole("heading", { name: "No events match these filters" }).waitFor();
+    await page.getByRole("button", { name: "Clear filters" }).click();
+    await expect.poll(() => rows.count()).toBe(4);
+  });
+
+  it("opens an event's full JSON", async () => {
+    const { page } = web;
+    await page
+      .getByTestId("event-stream")
+      .getByRole("button", { name: /^Product Added/ })
+      .click();
+    const detail = page.getByRole("complementary", { name: "Event details" });
+    await detail.getByRole("heading", { name: "Product Added" }).waitFor();
+    const json = JSON.parse(await detail.locator("pre.json").innerText()) as Record<string, unknown>;
+    expect(json).toMatchObject({
+      type: "track",
+      event: "Product Added",
+      userId: "ada",
+      properties: { product_id: "p-1", price: 12.5 },
+      context: { library: { name: "@segment/analytics-node" } },
+    });
+    await web.screenshot("events-stream");
+  });
+
+  it("holds the stream while paused and catches up on resume", async () => {
+    const { page } = web;
+    const stream = page.getByTestId("event-stream");
+    await page.getByRole("button", { name: "Pause" }).click();
+    await page.getByRole("button", { name: "Resume" }).waitFor();
+    await viaSegment(server, (a) => a.track({ userId: "cy", event: "Checkout Started" }));
+    // The event is stored, yet the paused page does not show it.
+    await expect
+      .poll(async () => {
+        const res = await server.admin("/api/v1/events?event=Checkout%20Started");
+        return ((await res.json()) as { items: unknown[] }).items.length;
+      })
+      .toBe(1);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await stream.getByRole("button", { name: /^Checkout Started/ }).count()).toBe(0);
+
+    await page.getByRole("button", { name: "Resume" }).click();
+    await stream.getByRole("button", { name: /^Checkout Started/ }).waitFor();
+    expect(await stream.locator("tbody tr").first().innerText()).toContain("Checkout Started");
+  });
+
+  it("lists a refused message with its reason", async () => {
+    const { page } = web;
+    const res = await server.track("/v1/track", { event: "No Identity", messageId: "bad-1" });
+    expect(res.status).toBe(400);
+
+    await page.getByRole("tab", { name: "Rejected" }).click();
+    const list = page.getByTestId("rejected-list");
+    await list.getByRole("button", { name: "track: userId or anonymousId is required" }).click();
+    const detail = page.getByRole("complementary", { name: "Rejected message" });
+    await detail.getByText("track: userId or anonymousId is required").waitFor();
+    expect(JSON.parse(await detail.locator("pre.json").innerText())).toMatchObject({
+      event: "No Identity",
+      messageId: "bad-1",
+    });
+    expect(await list.locator("tbody tr").first().innerText()).toContain("missing_identity");
+    await web.screenshot("events-rejected");
+    expect(web.errors).toEqual([]);
+  });
+});
