@@ -19,10 +19,12 @@ interface MessageBody {
 }
 
 /** A server with the pipeline, an injected clock, a real SMTP server as the email channel. */
-async function setup() {
+async function setup(
+  options: Pick<Parameters<typeof startTestServer>[0] & {}, "messaging" | "messagingConcurrency"> = {},
+) {
   const state = { clock: new Date("2026-05-04T10:00:00.000Z") };
   const smtp = await startSmtpServer();
-  const server = await startTestServer({ pipeline: true, now: () => state.clock });
+  const server = await startTestServer({ pipeline: true, now: () => state.clock, ...options });
   const channel = await server.admin("/api/v1/channels/email", {
     method: "PUT",
     ...json({
@@ -310,7 +312,9 @@ describe("caps and quiet hours", () => {
 describe("two journeys competing for the last slot of a cap", () => {
   let t: Setup;
   beforeAll(async () => {
-    t = await setup();
+    // The test decides the order: one message at a time, the lower-priority one first. Decided the
+    // other way round, the cap alone would skip it and the priority rule would go untested.
+    t = await setup({ messaging: "manual", messagingConcurrency: 1 });
     await t.template("vip-offer", { channel: "email", subject: "VIP offer", html: "<p>VIP</p>" });
     await t.template("weekly-deal", { channel: "email", subject: "Weekly deal", html: "<p>Deal</p>" });
     const policy = await t.server.admin("/api/v1/policies/delivery", {
@@ -318,14 +322,14 @@ describe("two journeys competing for the last slot of a cap", () => {
       ...json({ caps: [{ channel: "email", limit: 1, per: "1d" }], priorities: { vip: 10, weekly: 1 } }),
     });
     expect(policy.status, await policy.clone().text()).toBe(200);
-    for (const [key, template] of [
-      ["weekly", "weekly-deal"],
-      ["vip", "vip-offer"],
+    for (const [key, template, event] of [
+      ["weekly", "weekly-deal", "Visited Store"],
+      ["vip", "vip-offer", "Viewed VIP Page"],
     ] as const) {
       await publish(t.server, {
         key,
         name: key,
-        trigger: { event: "Visited Store" },
+        trigger: { event },
         steps: [{ id: "send", message: { channel: "email", template } }],
       });
     }
@@ -333,17 +337,33 @@ describe("two journeys competing for the last slot of a cap", () => {
   });
   afterAll(() => t.close());
 
-  it("sends the higher-priority journey's message and skips the other with why", async () => {
+  it("skips the lower-priority journey's message while a higher one is queued, then sends that one", async () => {
+    const worker = t.server.messaging!;
     await t.track("track", { userId: "cy", event: "Visited Store" });
+    t.later(1000);
+    await t.track("track", { userId: "cy", event: "Viewed VIP Page" });
     await drained(t.server);
     await eventually(async () => {
-      const all = await t.messages();
-      return all.length === 2 && all.every((m) => m.status !== "queued") ? true : undefined;
-    }, "both messages decided");
+      await worker.acceptOnce();
+      return (await t.messages("&status=queued")).length === 2 ? true : undefined;
+    }, "both messages queued");
+
+    // The weekly message is the older one: claimed and decided first, with the VIP one still queued.
+    expect(await worker.sendOnce()).toBe(1);
+    const weekly = await eventually(async () => {
+      const [m] = await t.messages("&journey=weekly");
+      return m && m.status !== "queued" ? m : undefined;
+    }, "the weekly message decided");
+    expect(weekly.status).toBe("skipped");
+    expect(weekly.reason).toMatch(/^capped:email 1\/1d/);
+
+    expect(await worker.sendOnce()).toBe(1);
     await t.smtp.waitFor(1);
     expect(t.smtp.mails.map((m) => m.subject)).toEqual(["VIP offer"]);
-    const [skipped] = await t.messages("&status=skipped");
-    expect(skipped!.journey).toBe("weekly");
-    expect(skipped!.reason).toMatch(/^capped:email 1\/1d/);
+    const vip = await eventually(async () => {
+      const [m] = await t.messages("&journey=vip");
+      return m && m.status !== "queued" ? m : undefined;
+    }, "the VIP message decided");
+    expect(vip.status).toBe("sent");
   });
 });

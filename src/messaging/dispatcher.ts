@@ -41,6 +41,8 @@ export interface DispatcherDeps {
   /** Base of the links in messages (unsubscribe, preferences, open pixel, click redirect). */
   publicUrl: string;
   random?: () => number;
+  /** Templates and secrets read in the last few seconds (the worker's). */
+  cache: DispatcherCache;
 }
 
 /** Claims queued messages that are due, reserving them for `leaseMs` (a crash hands them on). */
@@ -108,8 +110,8 @@ function retryOrFail(row: MessageRow, now: Date, reason: string, deps: Dispatche
 }
 
 async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: Date): Promise<Outcome> {
-  // The latest version of a template is re-read at most every 5 s per process.
-  const template = await cached(
+  // The latest version of a template is re-read at most every 5 s per worker.
+  const template = await deps.cache.get(
     `template:${row.workspace_id}:${row.template_key}:${row.template_version ?? ""}`,
     () => getTemplate(pool, row.workspace_id, row.template_key, row.template_version ?? undefined),
   );
@@ -198,7 +200,9 @@ async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: D
   if (decision.action === "delay")
     return { status: "delayed", until: decision.until, reason: decision.reason };
 
-  const secret = await cached(`secret:${row.workspace_id}`, () => workspaceSecret(pool, row.workspace_id));
+  const secret = await deps.cache.get(`secret:${row.workspace_id}`, () =>
+    workspaceSecret(pool, row.workspace_id),
+  );
   const token = signToken(secret, {
     w: row.workspace_id,
     p: row.profile_id,
@@ -304,17 +308,23 @@ function addressOf(
   }
 }
 
-/** Templates and secrets read in the last few seconds: every message re-read them. */
-const CACHE_MS = 5_000;
-const cache = new Map<string, { at: number; value: Promise<unknown> }>();
-function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
-  const hit = cache.get(key);
-  if (hit && performance.now() - hit.at < CACHE_MS) return hit.value as Promise<T>;
-  if (cache.size > 10_000) cache.clear();
-  const value = load();
-  cache.set(key, { at: performance.now(), value });
-  value.catch(() => cache.delete(key));
-  return value;
+/**
+ * What the dispatcher re-reads for every message (templates, the workspace secret), kept a few seconds:
+ * one per worker, like the ChannelRegistry, so two workers in one process (tests) share nothing.
+ */
+export class DispatcherCache {
+  private readonly entries = new Map<string, { at: number; value: Promise<unknown> }>();
+  constructor(private readonly ttlMs = 5_000) {}
+
+  get<T>(key: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.entries.get(key);
+    if (hit && performance.now() - hit.at < this.ttlMs) return hit.value as Promise<T>;
+    if (this.entries.size > 10_000) this.entries.clear();
+    const value = load();
+    this.entries.set(key, { at: performance.now(), value });
+    value.catch(() => this.entries.delete(key));
+    return value;
+  }
 }
 
 async function transactionalDecision(pool: Pool, row: MessageRow, to: string): Promise<DeliveryDecision> {

@@ -1,9 +1,15 @@
 import type { Pool } from "pg";
 import { PollingLoops } from "../db/index.ts";
-import { RecordWriter, claimMessages, deliverMessage, type DispatcherDeps } from "./dispatcher.ts";
+import {
+  DispatcherCache,
+  RecordWriter,
+  claimMessages,
+  deliverMessage,
+  type DispatcherDeps,
+} from "./dispatcher.ts";
 import { acceptJourneyMessages } from "./queue.ts";
 
-export interface MessagingWorkerOptions extends DispatcherDeps {
+export interface MessagingWorkerOptions extends Omit<DispatcherDeps, "cache" | "writer"> {
   now?: () => Date;
   pollMs?: number;
   /** Messages sent at once (default 32). */
@@ -28,13 +34,13 @@ export class MessagingWorker {
     private readonly options: MessagingWorkerOptions,
   ) {
     this.now = options.now ?? (() => new Date());
-    this.deps = { ...options, writer: new RecordWriter(pool) };
+    this.deps = { ...options, writer: new RecordWriter(pool), cache: new DispatcherCache() };
     this.loops = new PollingLoops(pool, {
       pollMs: options.pollMs ?? 200,
       wakeOn: { waymark_outbox: "accept", waymark_messages: "send" },
       ...(options.onError ? { onError: options.onError } : {}),
     })
-      .add("accept", () => acceptJourneyMessages(pool, this.now(), 500))
+      .add("accept", () => this.acceptOnce())
       .add("send", () => this.sendOnce());
   }
 
@@ -44,6 +50,11 @@ export class MessagingWorker {
 
   stop(): Promise<void> {
     return this.loops.stop();
+  }
+
+  /** Takes the journeys' message effects waiting in the outbox into the message log. */
+  acceptOnce(): Promise<number> {
+    return acceptJourneyMessages(this.pool, this.now(), 500);
   }
 
   /** Claims as many due messages as there are free slots and starts sending them. */

@@ -19,6 +19,8 @@ export interface TestServer {
   pipeline: PipelineWorker | undefined;
   /** The journey runtime's timer loop and outbox, when started with `pipeline: true`. */
   journeys: JourneyWorker | undefined;
+  /** The messaging worker (message log intake and dispatcher), when started with `pipeline: true`. */
+  messaging: MessagingWorker | undefined;
   /** fetch against the server with the admin token. */
   admin(path: string, init?: RequestInit): Promise<Response>;
   /** POST JSON to a tracking route with the write key as HTTP Basic user. */
@@ -43,6 +45,13 @@ export async function startTestServer(
     pollMs?: number;
     /** WAYMARK_PUBLIC_URL: the base of links in messages and previews (default: the server's URL). */
     publicUrl?: string;
+    /**
+     * `manual`: the messaging worker is built but not started; the test drives `acceptOnce` and
+     * `sendOnce` itself, for a decision order it chooses (default: started).
+     */
+    messaging?: "auto" | "manual";
+    /** Messages the messaging worker sends at once (default: the worker's). */
+    messagingConcurrency?: number;
   } = {},
 ): Promise<TestServer> {
   const db = await createTestDatabase();
@@ -102,9 +111,10 @@ export async function startTestServer(
         // A failing round is a bug the test should show, not a silent retry.
         onError: (err) => console.error("messaging round failed:", err),
         ...(options.now ? { now: options.now } : {}),
+        ...(options.messagingConcurrency ? { concurrency: options.messagingConcurrency } : {}),
       })
     : undefined;
-  messaging?.start();
+  if (options.messaging !== "manual") messaging?.start();
   const basic = `Basic ${Buffer.from(`${keys.writeKey}:`).toString("base64")}`;
   return {
     url,
@@ -125,6 +135,7 @@ export async function startTestServer(
       }),
     pipeline,
     journeys,
+    messaging,
     close: async () => {
       await pipeline?.stop();
       await journeys?.stop();
