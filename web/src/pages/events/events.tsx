@@ -90,6 +90,11 @@ function useFilters() {
   const [draft, setDraft] = useState(applied);
   const appliedKey = JSON.stringify(applied);
   const draftKey = JSON.stringify(draft);
+  // The address changed from outside (a link, the navigation): show the filters it holds.
+  useEffect(() => {
+    setDraft((d) => (FILTERS.every((f) => d[f].trim() === applied[f]) ? d : applied));
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [appliedKey]);
   useEffect(() => {
     if (draftKey === appliedKey) return;
     const t = setTimeout(() => {
