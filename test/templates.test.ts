@@ -120,7 +120,12 @@ describe("message templates through the API", () => {
     const spec = (await (await fetch(`${server.url}/api/openapi.json`)).json()) as {
       paths: Record<string, unknown>;
     };
-    for (const path of ["/api/v1/templates", "/api/v1/templates/{key}", "/api/v1/templates/{key}/preview"]) {
+    for (const path of [
+      "/api/v1/templates",
+      "/api/v1/templates/{key}",
+      "/api/v1/templates/{key}/preview",
+      "/api/v1/templates/preview",
+    ]) {
       expect(spec.paths, path).toHaveProperty([path]);
     }
   });
@@ -244,6 +249,82 @@ describe("message templates through the API", () => {
       expect(await refusal(await preview("welcome", {}), 400)).toBe(
         "body: give exactly one of profileId, userId or email",
       );
+    });
+  });
+
+  describe("previewing a template in the editor before it is saved", () => {
+    const previewDraft = (body: unknown) =>
+      server.admin("/api/v1/templates/preview", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+
+    it("renders exactly what the saved template renders, without a version", async () => {
+      const stored = (await (await server.admin("/api/v1/templates/welcome")).json()) as { content: unknown };
+      const scope = { userId: "ada", data: { coupon: "WELCOME10" } };
+      const saved = (await (await preview("welcome", scope)).json()) as Record<string, unknown>;
+      const res = await previewDraft({ content: stored.content, ...scope });
+      expect(res.status).toBe(200);
+      const { version, ...rendered } = saved;
+      expect(version).toBe(2);
+      expect(await res.json()).toEqual(rendered);
+    });
+
+    it("renders a draft for a person found by email, and saves nothing", async () => {
+      const res = await previewDraft({
+        content: {
+          channel: "sms",
+          body: "{{ profile.traits.first_name }}, order {{ event.properties.id }} is here",
+        },
+        email: "ada@example.com",
+        event: { properties: { id: "A-18" } },
+      });
+      expect(await res.json()).toEqual({ channel: "sms", body: "Ada, order A-18 is here" });
+      const list = (await (await server.admin("/api/v1/templates")).json()) as {
+        items: Array<{ key: string }>;
+      };
+      expect(list.items.map((t) => t.key)).toEqual(["burst", "order-sms", "welcome"]);
+    });
+
+    it("answers 400 with the field and line for a draft that does not parse, or not for this person", async () => {
+      const mjml = welcome.replace("{{ data.coupon }}", "{{ data.coupon | shout }}");
+      expect(
+        await refusal(
+          await previewDraft({ content: { channel: "email", subject: "s", mjml }, userId: "ada" }),
+          400,
+        ),
+      ).toMatch(/^mjml: line 5, column \d+: undefined filter: shout$/);
+      expect(
+        await refusal(
+          await previewDraft({
+            content: { channel: "email", subject: "s", mjml: welcome },
+            userId: "ada",
+            data: { color: "not-a-colour" },
+          }),
+          400,
+        ),
+      ).toBe("mjml: line 5: Attribute color has invalid value: not-a-colour for type Color");
+      expect(
+        await refusal(
+          await previewDraft({
+            content: { channel: "email", subject: "s", mjml: "m", html: "h" },
+            userId: "ada",
+          }),
+          400,
+        ),
+      ).toBe("body.content.html: an email template has exactly one of mjml or html");
+    });
+
+    it("answers 404 for a person it does not know, and wants exactly one way to find them", async () => {
+      const content = { channel: "sms", body: "hi" };
+      expect(await refusal(await previewDraft({ content, userId: "nobody" }), 404)).toBe(
+        'no profile with the id, email or userId "nobody"',
+      );
+      expect(
+        await refusal(await previewDraft({ content, userId: "ada", email: "ada@example.com" }), 400),
+      ).toBe("body: give exactly one of profileId, userId or email");
+      expect(await refusal(await previewDraft({ userId: "ada" }), 400)).toMatch(/^body\.content: /);
     });
   });
 });

@@ -82,6 +82,7 @@ export {
   describeTemplate,
   getTemplate,
   listTemplates,
+  previewContent,
   previewTemplate,
   putTemplate,
   validateTemplate,

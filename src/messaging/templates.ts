@@ -59,6 +59,20 @@ const PLACEHOLDER_LINKS: MessageLinks = {
  */
 export async function validateTemplate(key: string, content: unknown): Promise<TemplateContent> {
   if (!TEMPLATE_KEY.test(key)) throw new ValidationError(`key: ${KEY_RULE} (got ${JSON.stringify(key)})`);
+  const parsed = parseTemplate(content);
+  try {
+    await renderMessage(parsed, {}, PLACEHOLDER_LINKS);
+  } catch (error) {
+    throw toValidationError(error);
+  }
+  return parsed;
+}
+
+/**
+ * `content` as a template: the schema, then every field that does not parse. Throws
+ * ValidationError naming the field and line; rendering finds the rest.
+ */
+function parseTemplate(content: unknown): TemplateContent {
   const parsed = templateContentSchema.safeParse(content);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => ({ path: i.path.join("."), message: i.message }));
@@ -68,11 +82,6 @@ export async function validateTemplate(key: string, content: unknown): Promise<T
   const problems = checkMessage(parsed.data);
   if (problems.length > 0) {
     throw new ValidationError(`${problems[0]!.path}: ${problems[0]!.message}`, problems);
-  }
-  try {
-    await renderMessage(parsed.data, {}, PLACEHOLDER_LINKS);
-  } catch (error) {
-    throw toValidationError(error);
   }
   return parsed.data;
 }
@@ -199,31 +208,58 @@ export async function listTemplates(db: Queryable, workspaceId: string): Promise
 export interface PreviewRequest {
   /** A profile id, user id or email; see lookupProfileId. */
   person: string;
-  /** A version other than the latest. */
-  version?: number | undefined;
   event?: Record<string, unknown> | undefined;
   context?: Record<string, unknown> | undefined;
   data?: Record<string, unknown> | undefined;
 }
 
 /**
- * Exactly what the template would send to a person now, with the links of the message built on
- * `publicUrl` around the placeholder token `preview`. NotFoundError for an unknown person or
- * template; ValidationError naming the field and line when it does not render.
+ * Exactly what a stored template (the latest version, or `version`) would send to a person now; see
+ * renderForPerson. NotFoundError for an unknown template too.
  */
 export async function previewTemplate(
   db: Queryable,
   workspaceId: string,
   key: string,
-  request: PreviewRequest,
+  request: PreviewRequest & { version?: number | undefined },
   publicUrl: string,
 ): Promise<RenderedMessage & { version: number }> {
   const template = await getTemplate(db, workspaceId, key, request.version);
+  const rendered = await renderForPerson(db, workspaceId, template.content, request, publicUrl);
+  return { ...rendered, version: template.version };
+}
+
+/**
+ * Exactly what `content`, a template not stored (an editor's draft), would send to a person now;
+ * see renderForPerson. A template that does not parse is refused first, like a PUT refuses it.
+ */
+export async function previewContent(
+  db: Queryable,
+  workspaceId: string,
+  content: unknown,
+  request: PreviewRequest,
+  publicUrl: string,
+): Promise<RenderedMessage> {
+  return renderForPerson(db, workspaceId, parseTemplate(content), request, publicUrl);
+}
+
+/**
+ * Renders `content` for a person with their profile and the event, context and data given, with the
+ * links of the message built on `publicUrl` around the placeholder token `preview`. NotFoundError for
+ * an unknown person; ValidationError naming the field and line when it does not render.
+ */
+async function renderForPerson(
+  db: Queryable,
+  workspaceId: string,
+  content: TemplateContent,
+  request: PreviewRequest,
+  publicUrl: string,
+): Promise<RenderedMessage> {
   const profileId = await lookupProfileId(db, workspaceId, request.person);
   const profile = await getProfile(db, workspaceId, profileId);
   try {
-    const rendered = await renderMessage(
-      template.content,
+    return await renderMessage(
+      content,
       {
         profile: { id: profile.id, traits: profile.traits },
         event: request.event ?? {},
@@ -232,7 +268,6 @@ export async function previewTemplate(
       },
       linkUrls(publicUrl, "preview"),
     );
-    return { ...rendered, version: template.version };
   } catch (error) {
     throw toValidationError(error);
   }

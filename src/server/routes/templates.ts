@@ -7,9 +7,11 @@ import {
   TEMPLATE_KEY,
   describeTemplate,
   listTemplates,
+  previewContent,
   previewTemplate,
   putTemplate,
   templateContentSchema,
+  type PreviewRequest,
 } from "../../messaging/index.ts";
 import type { ServerDeps } from "../context.ts";
 
@@ -58,35 +60,64 @@ const detailSchema = z.object({
     .describe("every version, newest first"),
 });
 
+/** Who a preview is for and what it renders with: the fields both previews take. */
+const previewFields = {
+  profileId: z.string().optional().describe("the person's profile id"),
+  userId: z.string().optional().describe("or their userId"),
+  email: z.string().optional().describe("or their email"),
+  event: z
+    .record(z.string(), z.unknown())
+    .optional()
+    .describe("the event the message is about (`event` in templates), e.g. a track call"),
+  context: z.record(z.string(), z.unknown()).optional().describe("a journey's context (`context`)"),
+  data: z.record(z.string(), z.unknown()).optional().describe("the send API's data (`data`)"),
+};
+
+/** Exactly one of profileId, userId or email. */
+const onePerson = (b: { profileId?: string; userId?: string; email?: string }) =>
+  [b.profileId, b.userId, b.email].filter((x) => x !== undefined).length === 1;
+const ONE_PERSON = { message: "give exactly one of profileId, userId or email" };
+
 const previewBody = z
+  .strictObject({ ...previewFields, version: version.optional() })
+  .refine(onePerson, ONE_PERSON);
+
+const contentPreviewBody = z
   .strictObject({
-    profileId: z.string().optional().describe("the person's profile id"),
-    userId: z.string().optional().describe("or their userId"),
-    email: z.string().optional().describe("or their email"),
-    version: version.optional(),
-    event: z
-      .record(z.string(), z.unknown())
-      .optional()
-      .describe("the event the message is about (`event` in templates), e.g. a track call"),
-    context: z.record(z.string(), z.unknown()).optional().describe("a journey's context (`context`)"),
-    data: z.record(z.string(), z.unknown()).optional().describe("the send API's data (`data`)"),
+    ...previewFields,
+    content: templateContentSchema.describe(
+      "the template, as PUT /api/v1/templates/:key takes it (and GET answers it as `content`)",
+    ),
   })
-  .refine((b) => [b.profileId, b.userId, b.email].filter((x) => x !== undefined).length === 1, {
-    message: "give exactly one of profileId, userId or email",
-  });
+  .refine(onePerson, ONE_PERSON);
+
+const renderedFields = {
+  channel,
+  subject: z.string().optional().describe("email"),
+  html: z.string().optional().describe("email"),
+  text: z.string().optional().describe("email: the template's text part, or one generated from the HTML"),
+  title: z.string().optional().describe("push"),
+  body: z.string().optional().describe("SMS, push"),
+  data: z.record(z.string(), z.unknown()).optional().describe("push data; a webhook's JSON body"),
+};
 
 const previewSchema = z
-  .object({
-    channel,
-    version: z.number().int().describe("the version rendered"),
-    subject: z.string().optional().describe("email"),
-    html: z.string().optional().describe("email"),
-    text: z.string().optional().describe("email: the template's text part, or one generated from the HTML"),
-    title: z.string().optional().describe("push"),
-    body: z.string().optional().describe("SMS, push"),
-    data: z.record(z.string(), z.unknown()).optional().describe("push data; a webhook's JSON body"),
-  })
+  .object({ ...renderedFields, version: z.number().int().describe("the version rendered") })
   .describe("exactly what would be sent, by channel");
+
+const contentPreviewSchema = z.object(renderedFields).describe("exactly what would be sent, by channel");
+
+/** What a preview body asks for: the person it names (the schema checked there is one) and the scope. */
+function previewRequestOf(
+  body: z.infer<typeof contentPreviewBody> | z.infer<typeof previewBody>,
+): PreviewRequest {
+  return {
+    person: (body.profileId ?? body.userId ?? body.email)!,
+    event: body.event,
+    context: body.context,
+    data: body.data,
+  };
+}
 
 /**
  * Where the links of a preview point: WAYMARK_PUBLIC_URL, else the address this request came to
@@ -166,13 +197,36 @@ export async function templateRoutes(app: FastifyInstance, deps: ServerDeps): Pr
       },
     },
     async (req) => {
-      const { profileId, userId, email, ...rest } = req.body;
-      const person = (profileId ?? userId ?? email)!;
       return previewTemplate(
         deps.pool,
         req.workspace.id,
         req.params.key,
-        { person, ...rest },
+        { ...previewRequestOf(req.body), version: req.body.version },
+        publicUrlOf(req, deps),
+      );
+    },
+  );
+
+  r.post(
+    "/api/v1/templates/preview",
+    {
+      schema: {
+        ...common,
+        summary: "Render a template that is not stored (an editor's draft) for a person",
+        description:
+          "The same as POST /api/v1/templates/:key/preview, with the template given as `content` instead " +
+          "of stored: nothing is saved. 400 naming the field and line when the content does not parse or " +
+          "does not render for this person (as PUT refuses it), 404 for an unknown person.",
+        body: contentPreviewBody,
+        response: { 200: contentPreviewSchema },
+      },
+    },
+    async (req) => {
+      return previewContent(
+        deps.pool,
+        req.workspace.id,
+        req.body.content,
+        previewRequestOf(req.body),
         publicUrlOf(req, deps),
       );
     },
