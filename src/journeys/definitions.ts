@@ -29,7 +29,7 @@ interface JourneyRow {
   updated_at: Date;
 }
 
-const summary = (r: JourneyRow): JourneySummary => ({
+const summary = (r: Omit<JourneyRow, "draft">): JourneySummary => ({
   key: r.key,
   name: r.name,
   status: r.status,
@@ -157,12 +157,25 @@ export async function setJourneyStatus(
   });
 }
 
-export async function listJourneys(pool: Pool, workspaceId: string): Promise<JourneySummary[]> {
-  const { rows } = await pool.query<JourneyRow>(
-    "SELECT * FROM journeys WHERE workspace_id = $1 ORDER BY key",
+/** A journey as the list shows it: its summary and how many people are in it now. */
+export interface JourneyListItem extends JourneySummary {
+  /** Instances running now (status active), of every version. */
+  activeInstances: number;
+}
+
+/** Every journey of the workspace, by key, with its running instances counted. */
+export async function listJourneys(pool: Pool, workspaceId: string): Promise<JourneyListItem[]> {
+  // A count per journey walks journey_instances_journey_idx over that journey's active entries only;
+  // one GROUP BY over the workspace's instances would read the ended ones too (status is the index's
+  // third column), and they outnumber the running ones as a journey ages.
+  const { rows } = await pool.query<Omit<JourneyRow, "draft"> & { active_instances: number }>(
+    `SELECT j.key, j.name, j.status, j.draft_updated_at, j.published_version, j.updated_at,
+       (SELECT count(*) FROM journey_instances i
+        WHERE i.workspace_id = j.workspace_id AND i.journey_key = j.key AND i.status = 'active') AS active_instances
+     FROM journeys j WHERE j.workspace_id = $1 ORDER BY j.key`,
     [workspaceId],
   );
-  return rows.map(summary);
+  return rows.map((r) => ({ ...summary(r), activeInstances: r.active_instances }));
 }
 
 /** A journey with its draft, the draft's violations and every published version. */

@@ -22,11 +22,19 @@ export {
   publishJourney,
   saveDraft,
   setJourneyStatus,
+  type JourneyListItem,
   type JourneyStatus,
   type JourneySummary,
 } from "./definitions.ts";
 export { journeyStage, type JourneyRuntimeOptions } from "./stage.ts";
 export { JourneyWorker, type JourneyWorkerOptions } from "./worker.ts";
-export { exitInstances, getInstance, journeyStats, listInstances, type InstanceView } from "./read.ts";
+export {
+  exitInstances,
+  getInstance,
+  journeyStats,
+  listInstances,
+  type InstanceFilter,
+  type InstanceView,
+} from "./read.ts";
 export { triggerJourney, appendForPerson, type PersonRef } from "./trigger.ts";
 export { insertAudit as insertJourneyAudit } from "./instances.ts";

@@ -54,12 +54,29 @@ function view(r: InstanceRow): InstanceView {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** A journey's instances, newest first, filtered by status and person (userId resolves to profiles). */
+/** Which instances to list: those of a journey, of a person, or both. */
+export interface InstanceFilter {
+  /** A journey's key. */
+  journey?: string | undefined;
+  status?: string | undefined;
+  /** The person known by this userId. */
+  userId?: string | undefined;
+  /** The person whose profile this is: a merged-away id stands for the person it was merged into. */
+  profileId?: string | undefined;
+  limit: number;
+  /** The id of the last instance of the previous page. */
+  cursor?: string | undefined;
+}
+
+/**
+ * Instances, newest entry first, filtered by journey, status and person. A person is the surviving
+ * profile and every profile merged into it: the journey stage moves a merged profile's instances to
+ * the survivor only when it applies the merge, so for a moment they still carry the merged-away id.
+ */
 export async function listInstances(
   pool: Pool,
   workspaceId: string,
-  journey: string,
-  filter: { status?: string; userId?: string; profileId?: string; limit: number; cursor?: string },
+  filter: InstanceFilter,
 ): Promise<{ items: InstanceView[]; nextCursor: string | null }> {
   if (filter.cursor !== undefined && !UUID.test(filter.cursor))
     throw new ValidationError("cursor is not valid");
@@ -67,17 +84,27 @@ export async function listInstances(
     throw new ValidationError("profileId must be a profile id (UUID)");
   }
   const { rows } = await pool.query<InstanceRow>(
-    `SELECT i.* FROM journey_instances i
-     WHERE i.workspace_id = $1 AND i.journey_key = $2
+    `WITH person AS (
+       SELECT p.id FROM profiles q JOIN profiles p
+         ON p.workspace_id = q.workspace_id
+        AND (p.id = coalesce(q.merged_into, q.id) OR p.merged_into = coalesce(q.merged_into, q.id))
+       WHERE q.workspace_id = $1 AND q.id = $4),
+     user_person AS (
+       SELECT p.id FROM identities u JOIN profiles p
+         ON p.workspace_id = u.workspace_id AND (p.id = u.profile_id OR p.merged_into = u.profile_id)
+       WHERE u.workspace_id = $1 AND u.type = 'user_id' AND u.value = $5)
+     SELECT i.* FROM journey_instances i
+     WHERE i.workspace_id = $1
+       AND ($2::text IS NULL OR i.journey_key = $2)
        AND ($3::text IS NULL OR i.status = $3)
-       AND ($4::uuid IS NULL OR i.profile_id = $4)
-       AND ($5::text IS NULL OR i.profile_id IN (SELECT profile_id FROM identities
-                                                 WHERE workspace_id = $1 AND type = 'user_id' AND value = $5))
-       AND ($6::uuid IS NULL OR i.id < $6)
-     ORDER BY i.id DESC LIMIT $7`,
+       AND ($4::uuid IS NULL OR i.profile_id IN (SELECT id FROM person))
+       AND ($5::text IS NULL OR i.profile_id IN (SELECT id FROM user_person))
+       AND ($6::uuid IS NULL OR (i.entered_at, i.id) < (SELECT entered_at, id FROM journey_instances
+                                                        WHERE workspace_id = $1 AND id = $6))
+     ORDER BY i.entered_at DESC, i.id DESC LIMIT $7`,
     [
       workspaceId,
-      journey,
+      filter.journey ?? null,
       filter.status ?? null,
       filter.profileId ?? null,
       filter.userId ?? null,

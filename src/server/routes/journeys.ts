@@ -3,6 +3,7 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import {
+  JOURNEY_STATUSES,
   VersionCache,
   exitInstances,
   getInstance,
@@ -21,6 +22,53 @@ import type { ServerDeps } from "../context.ts";
 const keyParams = z.object({ key: z.string().min(1).max(100).describe("the journey's key") });
 const common = { tags: ["journeys"], security: [{ adminToken: [] }] };
 
+const journeyListSchema = z.object({
+  items: z.array(
+    z.object({
+      key: z.string(),
+      name: z.string(),
+      status: z.enum(JOURNEY_STATUSES).describe("draft (never published), active, paused or archived"),
+      publishedVersion: z
+        .number()
+        .int()
+        .nullable()
+        .describe("the latest published version; null for a draft"),
+      draftUpdatedAt: z.string(),
+      updatedAt: z.string(),
+      activeInstances: z.number().int().describe("instances running now (status active), of every version"),
+    }),
+  ),
+});
+
+const instanceStatus = z.enum(["active", "completed", "exited", "held_out"]);
+
+const page = {
+  status: instanceStatus.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+  cursor: z.string().optional().describe("the previous page's nextCursor"),
+};
+
+const instanceListSchema = z.object({
+  items: z.array(
+    z.object({
+      id: z.string(),
+      journey: z.string().describe("the journey's key"),
+      version: z.number().int().describe("the version the instance entered with"),
+      profileId: z.string(),
+      key: z.string().nullable().describe("the entry key (`entry.key`), when the journey has one"),
+      status: instanceStatus,
+      currentStep: z.string().nullable(),
+      dueAt: z.string().nullable().describe("when its wait or hold ends"),
+      enteredAt: z.string(),
+      endedAt: z.string().nullable(),
+      endReason: z.string().nullable(),
+      goalReachedAt: z.string().nullable(),
+      context: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  nextCursor: z.string().nullable(),
+});
+
 /** Journeys: drafts, publishing, status, triggers, stats and instances (admin token). */
 export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { versions?: VersionCache }) {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -34,7 +82,13 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
   );
   r.get(
     "/api/v1/journeys",
-    { schema: { ...common, summary: "Every journey with its status and version" } },
+    {
+      schema: {
+        ...common,
+        summary: "Every journey by key: status, published version and instances running now",
+        response: { 200: journeyListSchema },
+      },
+    },
     async (req) => ({
       items: await listJourneys(deps.pool, req.workspace.id),
     }),
@@ -182,18 +236,41 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
     {
       schema: {
         ...common,
-        summary: "The journey's instances, newest first",
+        summary: "The journey's instances, newest entry first",
         params: keyParams,
         querystring: z.object({
-          status: z.enum(["active", "completed", "exited", "held_out"]).optional(),
+          ...page,
           userId: z.string().optional(),
           profileId: z.string().optional(),
-          limit: z.coerce.number().int().min(1).max(1000).default(50),
-          cursor: z.string().optional(),
         }),
+        response: { 200: instanceListSchema },
       },
     },
-    async (req) => listInstances(deps.pool, req.workspace.id, req.params.key, req.query),
+    async (req) => listInstances(deps.pool, req.workspace.id, { ...req.query, journey: req.params.key }),
+  );
+  r.get(
+    "/api/v1/instances",
+    {
+      schema: {
+        ...common,
+        summary: "A person's instances in every journey, newest entry first",
+        description:
+          "The person is a profile id (a merged-away id stands for the person it was merged into) or a " +
+          "userId; their instances under profiles merged into theirs are included. An unknown person has " +
+          "none.",
+        querystring: z
+          .object({
+            ...page,
+            profileId: z.string().optional().describe("the person's profile id"),
+            userId: z.string().optional().describe("or their userId"),
+          })
+          .refine((q) => q.profileId !== undefined || q.userId !== undefined, {
+            message: "give profileId or userId",
+          }),
+        response: { 200: instanceListSchema },
+      },
+    },
+    async (req) => listInstances(deps.pool, req.workspace.id, req.query),
   );
   r.get(
     "/api/v1/instances/:id",
