@@ -17,6 +17,7 @@ import { eventRoutes } from "./routes/events.ts";
 import { identityRoutes } from "./routes/identity.ts";
 import { journeyRoutes } from "./routes/journeys.ts";
 import { messageRoutes } from "./routes/messages.ts";
+import { overviewRoutes } from "./routes/overview.ts";
 import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
 import { profileRoutes } from "./routes/profiles.ts";
@@ -119,6 +120,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
       await consentRoutes(admin, deps);
       await channelRoutes(admin, deps);
       await messageRoutes(admin, deps);
+      await overviewRoutes(admin, deps);
     });
   }
   return app;
