@@ -1,7 +1,17 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { Analytics } from "@segment/analytics-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, post, publish } from "./support/journeys.ts";
+import { drained } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
+import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
 import { openWeb, type WebSession } from "./support/web.ts";
+
+const json = (body: unknown) => ({
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
+});
 
 /** Sends calls with the real Segment SDK pointed at the test server, and waits until it has flushed. */
 async function viaSegment(server: TestServer, send: (analytics: Analytics) => void): Promise<void> {
@@ -130,6 +140,132 @@ describe("the events debugger, watching a shop's events arrive", () => {
     });
     expect(await list.locator("tbody tr").first().innerText()).toContain("missing_identity");
     await web.screenshot("events-rejected");
+    expect(web.errors).toEqual([]);
+  });
+});
+
+describe("the overview, from a new workspace to a busy one", () => {
+  let server: TestServer;
+  let smtp: TestSmtpServer;
+  let web: WebSession;
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    server = await startTestServer({ pipeline: true });
+    web = await openWeb(server);
+  }, 60_000);
+  afterAll(async () => {
+    await web?.close();
+    await server?.close();
+    await smtp?.close();
+  });
+  const stat = (id: string) => web.page.getByTestId(id).locator(".stat-value").innerText();
+
+  it("tells a new workspace how to send its first event, and its curl snippet works as pasted", async () => {
+    const { page } = web;
+    await web.open("/");
+    await page.getByRole("heading", { name: "Send your first event" }).waitFor();
+    expect(await page.getByTestId("write-key").innerText()).toBe(server.keys.writeKey);
+    const curl = await page.getByLabel("curl snippet").innerText();
+    expect(curl).toContain(`${server.url}/v1/track`);
+    expect(curl).toContain(`-u '${server.keys.writeKey}:'`);
+    await web.screenshot("overview-empty");
+
+    await page.getByRole("tab", { name: "analytics.js" }).click();
+    const browser = await page.getByLabel("analytics.js snippet").innerText();
+    expect(browser).toContain(`writeKey: "${server.keys.writeKey}"`);
+    expect(browser).toContain(`cdnURL: "${server.url}"`);
+
+    // The snippet, run in a shell as a user would paste it; the page notices the event by itself.
+    const { stdout } = await promisify(execFile)("bash", ["-c", curl]);
+    expect(JSON.parse(stdout)).toMatchObject({ success: true });
+    await page.getByTestId("stat-events-today").waitFor({ timeout: 30_000 });
+    expect(await stat("stat-events-today")).toBe("1");
+  });
+
+  it("shows today's events, live instances, messages sent and skipped, and the pipeline's lag", async () => {
+    const { page } = web;
+    const channel = await server.admin("/api/v1/channels/email", {
+      method: "PUT",
+      ...json({
+        provider: "smtp",
+        host: smtp.host,
+        port: smtp.port,
+        secure: false,
+        from: "Shop <shop@example.com>",
+      }),
+    });
+    expect(channel.status).toBe(200);
+    await publish(server, {
+      key: "welcome",
+      name: "Welcome",
+      trigger: { event: "Signed Up" },
+      steps: [{ id: "a_day", wait: { duration: "1d" } }],
+    });
+    const topic = await server.admin("/api/v1/topics/newsletter", {
+      method: "PUT",
+      ...json({ name: "Newsletter", channels: ["email"], default: "opt_out" }),
+    });
+    expect(topic.status).toBe(200);
+    const template = await server.admin("/api/v1/templates/news", {
+      method: "PUT",
+      ...json({ channel: "email", subject: "News", html: "<p>Hello</p>" }),
+    });
+    expect(template.status).toBe(200);
+
+    await viaSegment(server, (a) => {
+      for (const name of ["ada", "bo"]) {
+        a.identify({ userId: name, traits: { email: `${name}@example.com` } });
+        a.track({ userId: name, event: "Signed Up" });
+      }
+      a.track({ userId: "ada", event: "Product Added", properties: { price: 10 } });
+    });
+    await drained(server);
+    const optOut = await server.admin("/api/v1/profiles?userId=bo");
+    const bo = ((await optOut.json()) as { items: Array<{ id: string }> }).items[0]!;
+    await server.admin(`/api/v1/profiles/${bo.id}/subscriptions`, {
+      method: "PUT",
+      ...json([{ topic: "newsletter", channel: "email", status: "unsubscribed" }]),
+    });
+    for (const userId of ["ada", "bo"])
+      expect(
+        (
+          await post(server, "/api/v1/send", {
+            template: "news",
+            to: { userId },
+            transactional: false,
+            topic: "newsletter",
+          })
+        ).status,
+      ).toBe(202);
+    await smtp.waitFor(1);
+    await eventually(async () => {
+      const res = await server.admin("/api/v1/messages?status=skipped");
+      return ((await res.json()) as { items: unknown[] }).items.length === 1 ? true : undefined;
+    }, "Bo's newsletter to be skipped");
+    await drained(server);
+    // What the API counts is what the page must show: the curl event, five SDK calls, and the outcome
+    // events Waymark recorded for the two messages.
+    const events = ((await (await server.admin("/api/v1/events?limit=1000")).json()) as { items: unknown[] })
+      .items;
+
+    await web.open("/");
+    await page.getByTestId("stat-events-today").waitFor();
+    await expect.poll(() => stat("stat-events-today"), { timeout: 30_000 }).toBe(String(events.length));
+    await expect.poll(() => stat("stat-live-instances"), { timeout: 30_000 }).toBe("2");
+    expect(await stat("stat-messages-sent")).toBe("1");
+    expect(await stat("stat-messages-skipped")).toBe("1");
+    expect(await stat("stat-pipeline-lag")).toMatch(/^(0 s|< 1 s|\d+ s)$/);
+    expect(Number(await stat("stat-events-per-minute"))).toBeGreaterThan(0);
+    expect(await page.getByTestId("stat-live-instances").innerText()).toContain("1 active journey");
+    await page
+      .getByRole("img", { name: /Events received per 5 min/ })
+      .locator("canvas")
+      .waitFor();
+    await page
+      .getByRole("img", { name: /Messages sent, skipped and failed/ })
+      .locator("canvas")
+      .waitFor();
+    await web.screenshot("overview");
     expect(web.errors).toEqual([]);
   });
 });
