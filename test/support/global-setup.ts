@@ -12,6 +12,8 @@ declare module "vitest" {
     adminDatabaseUrl: string;
     /** The migrated template each test file clones. */
     templateDatabase: string;
+    /** This run's build of the web app ("" when it failed: the server then serves web/dist). */
+    webRoot: string;
   }
 }
 
@@ -20,18 +22,33 @@ declare module "vitest" {
  * database migrated once; each test file clones it (test/support/database.ts).
  */
 export default async function setup(project: TestProject) {
-  // The browser tests use the web app the server serves: build it from the current sources (~1 s).
-  // A failed build is reported here and fails `npm install`; it does not stop the other test files.
+  // The browser tests use the web app the server serves: build it from the current sources (~1 s),
+  // into a folder of this run's own. Runs sharing web/dist replaced each other's hashed assets under
+  // a page still loading them (a blank app). A failed build is reported here and fails `npm install`;
+  // it does not stop the other test files, which then serve the last build in web/dist.
+  const webRoot = await mkdtemp(path.join(os.tmpdir(), "waymark-web-"));
   try {
     execFileSync(
       process.execPath,
-      ["node_modules/vite/bin/vite.js", "build", "--config", "web/vite.config.ts", "--logLevel", "error"],
+      [
+        "node_modules/vite/bin/vite.js",
+        "build",
+        "--config",
+        "web/vite.config.ts",
+        "--outDir",
+        webRoot,
+        "--emptyOutDir",
+        "--logLevel",
+        "error",
+      ],
       { stdio: ["ignore", "ignore", "pipe"] },
     );
+    project.provide("webRoot", webRoot);
   } catch (err) {
     console.error(
       `The web app did not build; the browser tests run the last build:\n${(err as { stderr?: Buffer }).stderr ?? err}`,
     );
+    project.provide("webRoot", "");
   }
   let embedded: EmbeddedDatabase | undefined;
   let dir: string | undefined;
@@ -64,6 +81,7 @@ export default async function setup(project: TestProject) {
     await admin.end();
     await embedded?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
+    await rm(webRoot, { recursive: true, force: true });
   };
 }
 

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from "fastify";
+import { inject } from "vitest";
 import { EventWriter, ensurePartitions } from "../../src/ingest/index.ts";
 import { JourneyWorker, VersionCache, journeyStage } from "../../src/journeys/index.ts";
 import { ChannelRegistry, MessagingWorker, subscriptionStage } from "../../src/messaging/index.ts";
@@ -76,6 +77,8 @@ export async function startTestServer(
     channels,
     ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     ...(options.now ? { now: options.now } : {}),
+    // This run's build of the web app (test/support/global-setup.ts), else web/dist.
+    ...(inject("webRoot") ? { webRoot: inject("webRoot") } : {}),
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const pipeline = options.pipeline
