@@ -158,6 +158,8 @@ export function ConfirmButton(props: {
   body: ReactNode;
   confirmLabel?: string;
   danger?: boolean;
+  /** A small button, for rows of a table. */
+  small?: boolean;
   onConfirm: () => Promise<unknown> | void;
 }) {
   const dialog = useRef<HTMLDialogElement>(null);
@@ -167,7 +169,7 @@ export function ConfirmButton(props: {
     <>
       <button
         type="button"
-        className={`btn ${props.danger ? "btn-danger" : ""}`}
+        className={`btn ${props.danger ? "btn-danger" : ""} ${props.small ? "btn-small" : ""}`}
         onClick={() => {
           setError(undefined);
           dialog.current?.showModal();

@@ -55,3 +55,42 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], pollMs?: num
 
   return { data, error, loading, reload: run };
 }
+
+export interface Action<A extends unknown[], R> {
+  /** Runs the action; resolves to its result, or undefined when it failed (the error is kept). */
+  run: (...args: A) => Promise<R | undefined>;
+  busy: boolean;
+  error: unknown;
+  /** The last successful result. */
+  result: R | undefined;
+  reset: () => void;
+}
+
+/** A user action (save, delete, send): busy while it runs, then its error or its result. */
+export function useAction<A extends unknown[], R>(act: (...args: A) => Promise<R>): Action<A, R> {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  const [result, setResult] = useState<R>();
+  const actRef = useRef(act);
+  actRef.current = act;
+  const run = useCallback(async (...args: A) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const r = await actRef.current(...args);
+      setResult(r);
+      return r;
+    } catch (e) {
+      setError(e);
+      setResult(undefined);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  const reset = useCallback(() => {
+    setError(undefined);
+    setResult(undefined);
+  }, []);
+  return { run, busy, error, result, reset };
+}
