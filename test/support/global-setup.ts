@@ -41,7 +41,9 @@ export default async function setup(project: TestProject) {
         "--logLevel",
         "error",
       ],
-      { stdio: ["ignore", "ignore", "pipe"] },
+      // vitest sets NODE_ENV=test, which Vite would pass on: React's development build, whose StrictMode
+      // runs every effect twice (each page's first request doubled) and which is not what users get.
+      { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, NODE_ENV: "production" } },
     );
     project.provide("webRoot", webRoot);
   } catch (err) {
