@@ -218,6 +218,14 @@ describe("a support agent looks Ada up, exports her data and erases her", () => 
 
     await page.getByLabel("Search profiles").fill("ada@example.com");
     await page.getByRole("heading", { name: /No profile matches/ }).waitFor();
+    // Her old link says she is gone.
+    await web.open(`/profiles/${adaId}`);
+    await page.getByRole("heading", { name: "No such profile" }).waitFor();
+    await web.screenshot("profile-not-found");
+    // The API's 404 is the one browser error this page is expected to log.
+    expect(web.errors).toEqual([expect.stringContaining("404")]);
+    web.errors.length = 0;
+    await web.open("/profiles");
     // Bo is still there.
     await page.getByLabel("Search profiles").fill("");
     await expect.poll(() => page.getByTestId("profile-list").locator("tbody tr").count()).toBe(1);

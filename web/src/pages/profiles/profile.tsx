@@ -1,12 +1,13 @@
 import { useState } from "react";
 import { Link, useNavigate, useParams } from "react-router";
-import { api } from "../../api.ts";
+import { ApiError, api } from "../../api.ts";
 import {
   Ago,
   Badge,
   Card,
   ConfirmButton,
   CopyButton,
+  EmptyState,
   Loaded,
   Page,
   Stat,
@@ -31,6 +32,17 @@ type Tab = (typeof TABS)[number][0];
 export default function ProfilePage() {
   const { id = "" } = useParams();
   const state = useLoad(() => api<Profile>(`/api/v1/profiles/${encodeURIComponent(id)}`), [id]);
+  if (state.error instanceof ApiError && state.error.status === 404)
+    return (
+      <Page title="Profile not found">
+        <EmptyState title="No such profile">
+          <p>
+            <span className="mono">{id}</span> is not a profile of this workspace: it may have been erased.{" "}
+            <Link to="/profiles">Search the profiles</Link>.
+          </p>
+        </EmptyState>
+      </Page>
+    );
   return (
     <Loaded state={state}>
       {(profile) => <ProfileView profile={profile} requestedId={id} reload={state.reload} />}
