@@ -349,7 +349,7 @@ describe("two journeys competing for the last slot of a cap", () => {
     }, "both messages queued");
 
     // The weekly message is the older one: claimed and decided first, with the VIP one still queued.
-    expect(await worker.sendOnce()).toBe(1);
+    await eventually(async () => ((await worker.sendOnce()) === 1 ? true : undefined), "weekly claimed");
     const weekly = await eventually(async () => {
       const [m] = await t.messages("&journey=weekly");
       return m && m.status !== "queued" ? m : undefined;
@@ -357,7 +357,8 @@ describe("two journeys competing for the last slot of a cap", () => {
     expect(weekly.status).toBe("skipped");
     expect(weekly.reason).toMatch(/^capped:email 1\/1d/);
 
-    expect(await worker.sendOnce()).toBe(1);
+    // Claimed once the weekly message's slot is free again.
+    await eventually(async () => ((await worker.sendOnce()) === 1 ? true : undefined), "VIP claimed");
     await t.smtp.waitFor(1);
     expect(t.smtp.mails.map((m) => m.subject)).toEqual(["VIP offer"]);
     const vip = await eventually(async () => {

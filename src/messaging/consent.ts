@@ -5,18 +5,13 @@ import { ConflictError, NotFoundError, ValidationError } from "../errors/index.t
 import {
   DEFAULT_POLICY,
   deliveryPolicySchema,
-  priorityOf,
-  recentSince,
-  zoneOrUtc,
   type DeliveryPolicy,
-  type RecentSend,
   type SubscriptionChoice,
-  type TopicDefinition,
 } from "./core/policy.ts";
 
 /**
  * Consent: topics, the people's subscription choices, the suppression list, the delivery policy,
- * and `consentInputs`, which loads what `decideDelivery` needs about one message.
+ * read and written here; what `decideDelivery` needs about a batch of messages is loaded in decide.ts.
  */
 
 type Db = Pool | PoolClient;
@@ -451,81 +446,4 @@ export async function putDeliveryPolicy(
     [workspaceId, JSON.stringify(parsed), now],
   );
   return parsed;
-}
-
-// ------------------------------------------------------------------------------------ consent inputs
-
-/** The parts of `decideDelivery`'s input that come from the database. */
-export interface ConsentInputs {
-  policy: DeliveryPolicy;
-  /** The person's time zone (profiles.timezone) when valid, else UTC. */
-  timeZone: string;
-  topicDefinition: TopicDefinition | null;
-  /** The person's choices about this topic and about the whole channel (topic `*`). */
-  subscriptions: SubscriptionChoice[];
-  suppressed: { reason: string } | null;
-  /** Non-transactional messages sent or delivered to the person within the policy's longest cap window. */
-  recent: RecentSend[];
-}
-
-/**
- * Loads what `decideDelivery` needs to know about a message to `profileId` (null: an explicit
- * recipient without a profile) at `address` on `channel` about `topic`. A merged-away profile id
- * stands for its survivor; the messages of every profile merged into it count against the caps.
- */
-export async function consentInputs(
-  db: Db,
-  workspaceId: string,
-  profileId: string | null,
-  channel: string,
-  address: string | null,
-  topic: string | null,
-  now: Date,
-): Promise<ConsentInputs> {
-  // One query after another: `db` may be a transaction's client, which runs one query at a time.
-  const policy = await getDeliveryPolicy(db, workspaceId);
-  const person = profileId ? await findPerson(db, workspaceId, profileId) : undefined;
-  const topicDefinition = topic ? await findTopicDefinition(db, workspaceId, topic) : null;
-  const suppressed = address ? await isSuppressed(db, workspaceId, channel, address) : null;
-  const timeZone = zoneOrUtc(person?.timezone);
-  if (!person) return { policy, timeZone, topicDefinition, subscriptions: [], suppressed, recent: [] };
-  const subscriptions = await db.query<SubscriptionChoice>(
-    `SELECT topic, channel, status FROM subscriptions
-     WHERE workspace_id = $1 AND profile_id = $2 AND topic = ANY($3::text[]) AND channel IN ($4, '*')`,
-    [workspaceId, person.id, topic ? ["*", topic] : ["*"], channel],
-  );
-  const since = recentSince(policy, now, timeZone);
-  const recent = since
-    ? await db.query<{ channel: string; sent_at: Date; journey_key: string | null }>(
-        `SELECT channel, sent_at, journey_key FROM messages
-         WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND (status IN ('sent', 'delivered') OR (status = 'queued' AND sent_at IS NOT NULL))
-           AND NOT transactional AND sent_at >= $3 AND sent_at <= $4`,
-        [workspaceId, person.profileIds, since, now],
-      )
-    : undefined;
-  return {
-    policy,
-    timeZone,
-    topicDefinition,
-    subscriptions: subscriptions.rows,
-    suppressed,
-    recent: (recent?.rows ?? []).map((r) => ({
-      channel: r.channel,
-      sentAt: r.sent_at,
-      journey: r.journey_key,
-      priority: priorityOf(policy, r.journey_key),
-    })),
-  };
-}
-
-async function findTopicDefinition(
-  db: Db,
-  workspaceId: string,
-  key: string,
-): Promise<TopicDefinition | null> {
-  const { rows } = await db.query<{ channels: string[]; default_mode: "opt_in" | "opt_out" }>(
-    "SELECT channels, default_mode FROM topics WHERE workspace_id = $1 AND key = $2",
-    [workspaceId, key],
-  );
-  return rows[0] ? { key, channels: rows[0].channels, defaultMode: rows[0].default_mode } : null;
 }

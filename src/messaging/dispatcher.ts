@@ -4,9 +4,9 @@ import { NotFoundError } from "../errors/index.ts";
 import { appendForPerson, insertJourneyAudit } from "../journeys/index.ts";
 import type { ChannelRegistry } from "./channels/registry.ts";
 import type { OutgoingMessage, SendResult } from "./core/channel.ts";
-import { decideDelivery, priorityOf, type DeliveryDecision } from "./core/policy.ts";
 import { trackEmailHtml } from "./core/tracking.ts";
-import { consentInputs, isSuppressed, suppress } from "./consent.ts";
+import { suppress } from "./consent.ts";
+import { decideMessages } from "./decide.ts";
 import { linkUrls, signToken } from "./links.ts";
 import { getTemplate } from "./templates.ts";
 import { renderMessage } from "./core/render.ts";
@@ -63,7 +63,7 @@ export async function claimMessages(
   return rows;
 }
 
-type Outcome =
+export type Outcome =
   | { status: "sent"; providerMessageId: string | null; to: string; subject: string | null; version: number }
   | { status: "skipped"; reason: string }
   | { status: "delayed"; until: Date; reason: string }
@@ -75,23 +75,133 @@ function backoffMs(attempts: number, random: number): number {
   return Math.round(Math.min(10_000 * 2 ** Math.max(0, attempts - 1), 3_600_000) * (0.75 + random * 0.5));
 }
 
+/** A claimed message decided "send", with what sending it needs. */
+export interface ReadyMessage {
+  row: MessageRow;
+  template: Awaited<ReturnType<typeof getTemplate>>;
+  traits: Record<string, unknown>;
+  to: string;
+}
+
 /**
- * Decides, renders and sends one claimed message, then records the outcome: in the message log, on
- * the journey instance's timeline, and (for a delivery, a bounce) as an event of the person.
+ * Decides a claimed batch at once: templates (cached), the people's traits in one query, and the
+ * consent decision of each workspace's messages in one transaction (decide.ts). Each message comes
+ * back either with its outcome (skipped, delayed, or a retry when loading failed) or ready to send.
  */
-export async function deliverMessage(
+export async function prepareMessages(
   pool: Pool,
   deps: DispatcherDeps,
-  row: MessageRow,
+  rows: MessageRow[],
+  now: Date,
+): Promise<Array<{ row: MessageRow; outcome: Outcome } | ReadyMessage>> {
+  const out = new Array<{ row: MessageRow; outcome: Outcome } | ReadyMessage>(rows.length);
+  const fail = (i: number, err: unknown) => {
+    out[i] = { row: rows[i]!, outcome: retryOrFail(rows[i]!, now, (err as Error).message, deps) };
+  };
+  let people: Map<string, Record<string, unknown>>;
+  try {
+    people = await traitsOf(pool, rows);
+  } catch (err) {
+    rows.forEach((_, i) => fail(i, err));
+    return out;
+  }
+  const candidates: Array<{ i: number; ready: ReadyMessage }> = [];
+  await Promise.all(
+    rows.map(async (row, i) => {
+      try {
+        // The latest version of a template is re-read at most every 5 s per worker.
+        const template = await deps.cache.get(
+          `template:${row.workspace_id}:${row.template_key}:${row.template_version ?? ""}`,
+          () => getTemplate(pool, row.workspace_id, row.template_key, row.template_version ?? undefined),
+        );
+        const traits = (row.profile_id && people.get(row.profile_id)) || {};
+        const to = addressOf(row, traits, template.content as Record<string, unknown>);
+        if (!to) out[i] = { row, outcome: { status: "skipped", reason: `no_address:${row.channel}` } };
+        else candidates.push({ i, ready: { row, template, traits, to } });
+      } catch (err) {
+        fail(i, err);
+      }
+    }),
+  );
+  candidates.sort((a, b) => a.i - b.i);
+  const byWorkspace = new Map<string, typeof candidates>();
+  for (const c of candidates) {
+    const list = byWorkspace.get(c.ready.row.workspace_id);
+    if (list) list.push(c);
+    else byWorkspace.set(c.ready.row.workspace_id, [c]);
+  }
+  for (const [workspaceId, group] of byWorkspace) {
+    try {
+      const decisions = await decideMessages(
+        pool,
+        workspaceId,
+        group.map(({ ready: { row, to } }) => ({
+          id: row.id,
+          workspaceId,
+          profileId: row.profile_id,
+          channel: row.channel,
+          to,
+          topic: row.topic,
+          transactional: row.transactional,
+          journey: row.journey_key,
+        })),
+        now,
+      );
+      group.forEach(({ i, ready }, k) => {
+        const d = decisions[k]!;
+        out[i] =
+          d.action === "send"
+            ? ready
+            : d.action === "skip"
+              ? { row: ready.row, outcome: { status: "skipped", reason: d.reason } }
+              : { row: ready.row, outcome: { status: "delayed", until: d.until, reason: d.reason } };
+      });
+    } catch (err) {
+      for (const { i } of group) fail(i, err);
+    }
+  }
+  return out;
+}
+
+/** The people's traits, by the profile ids the messages carry. */
+async function traitsOf(pool: Pool, rows: MessageRow[]): Promise<Map<string, Record<string, unknown>>> {
+  const ids = [...new Set(rows.map((r) => r.profile_id).filter((id): id is string => !!id))];
+  if (ids.length === 0) return new Map();
+  const { rows: found } = await pool.query<{ id: string; traits: Record<string, unknown> }>(
+    "SELECT id, traits FROM profiles WHERE id = ANY($1::uuid[])",
+    [ids],
+  );
+  return new Map(found.map((r) => [r.id, r.traits]));
+}
+
+/**
+ * Renders and sends one message decided "send", then records the outcome: in the message log, on
+ * the journey instance's timeline, and (for a delivery, a bounce) as an event of the person.
+ */
+export async function sendMessage(
+  pool: Pool,
+  deps: DispatcherDeps,
+  ready: ReadyMessage,
   now: Date,
 ): Promise<void> {
   let outcome: Outcome;
   try {
-    outcome = await attempt(pool, deps, row, now);
+    outcome = await send(pool, deps, ready, now);
   } catch (err) {
-    outcome = retryOrFail(row, now, (err as Error).message, deps);
+    outcome = retryOrFail(ready.row, now, (err as Error).message, deps);
   }
-  await (deps.writer ? deps.writer.write(row, outcome, now) : record(pool, row, outcome, now));
+  await recordOutcome(pool, deps, ready.row, outcome, now);
+}
+
+/** Records an outcome, through the worker's grouped writer when there is one. */
+export function recordOutcome(
+  pool: Pool,
+  deps: DispatcherDeps,
+  row: MessageRow,
+  outcome: Outcome,
+  now: Date,
+): Promise<void> {
+  return deps.writer ? deps.writer.write(row, outcome, now) : record(pool, row, outcome, now);
 }
 
 function retryOrFail(row: MessageRow, now: Date, reason: string, deps: DispatcherDeps): Outcome {
@@ -109,97 +219,8 @@ function retryOrFail(row: MessageRow, now: Date, reason: string, deps: Dispatche
   };
 }
 
-async function attempt(pool: Pool, deps: DispatcherDeps, row: MessageRow, now: Date): Promise<Outcome> {
-  // The latest version of a template is re-read at most every 5 s per worker.
-  const template = await deps.cache.get(
-    `template:${row.workspace_id}:${row.template_key}:${row.template_version ?? ""}`,
-    () => getTemplate(pool, row.workspace_id, row.template_key, row.template_version ?? undefined),
-  );
-  const profile = row.profile_id
-    ? (
-        await pool.query<{ traits: Record<string, unknown>; timezone: string | null }>(
-          "SELECT traits, timezone FROM profiles WHERE workspace_id = $1 AND id = $2",
-          [row.workspace_id, row.profile_id],
-        )
-      ).rows[0]
-    : undefined;
-  const traits = profile?.traits ?? {};
-  const to = addressOf(row, traits, template.content as Record<string, unknown>);
-  if (!to) return { status: "skipped", reason: `no_address:${row.channel}` };
-
-  // Decided under a lock per person, and a message decided "send" is marked as in flight
-  // (sent_at set while still queued) before the lock goes: two messages to one person decided at
-  // the same moment both count against the caps, so concurrency never lets one through a full cap.
-  // A transactional message is stopped by suppression alone: no caps, so no lock and no counting.
-  const decision: DeliveryDecision = row.transactional
-    ? await transactionalDecision(pool, row, to)
-    : await withTx(pool, async (tx): Promise<DeliveryDecision> => {
-        if (row.profile_id) {
-          await tx.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [
-            `messages:${row.profile_id}`,
-          ]);
-        }
-        const consent = await consentInputs(
-          tx,
-          row.workspace_id,
-          row.profile_id,
-          row.channel,
-          to,
-          row.topic,
-          now,
-        );
-        const input = {
-          ...consent,
-          channel: row.channel,
-          topic: row.topic,
-          transactional: row.transactional,
-          journey: row.journey_key,
-          priority: priorityOf(consent.policy, row.journey_key),
-          now,
-        };
-        let decided = decideDelivery(input);
-        if (decided.action === "send" && !row.transactional && row.profile_id) {
-          // Journey priority: messages of higher-priority journeys due for the person on this channel
-          // (or claimed and not yet decided: no reason yet) take the cap's last slots first. Decided as if they had been sent: if that fills the cap,
-          // this one yields (whichever of the two is decided first, the higher one wins).
-          const { rows: rivals } = await tx.query<{ journey_key: string | null }>(
-            `SELECT journey_key FROM messages
-         WHERE workspace_id = $1 AND profile_id = $2 AND channel = $3 AND status = 'queued' AND sent_at IS NULL
-           AND NOT transactional AND id <> $4
-           AND (next_attempt_at <= $5 OR reason IS NULL)`,
-            [row.workspace_id, row.profile_id, row.channel, row.id, now],
-          );
-          const higher = rivals
-            .map((r) => ({ journey: r.journey_key, priority: priorityOf(consent.policy, r.journey_key) }))
-            .filter((r) => r.priority > input.priority);
-          if (higher.length > 0) {
-            const yielded = decideDelivery({
-              ...input,
-              recent: [
-                ...consent.recent,
-                ...higher.map((h) => ({ ...h, channel: row.channel, sentAt: now })),
-              ],
-            });
-            if (yielded.action === "skip" && yielded.reason.startsWith("capped:")) {
-              decided = {
-                action: "skip",
-                reason: `${yielded.reason} (a higher-priority journey's message goes first)`,
-              };
-            }
-          }
-        }
-        if (decided.action === "send") {
-          await tx.query("UPDATE messages SET sent_at = $2 WHERE id = $1 AND status = 'queued'", [
-            row.id,
-            now,
-          ]);
-        }
-        return decided;
-      });
-  if (decision.action === "skip") return { status: "skipped", reason: decision.reason };
-  if (decision.action === "delay")
-    return { status: "delayed", until: decision.until, reason: decision.reason };
-
+async function send(pool: Pool, deps: DispatcherDeps, ready: ReadyMessage, now: Date): Promise<Outcome> {
+  const { row, template, traits, to } = ready;
   const secret = await deps.cache.get(`secret:${row.workspace_id}`, () =>
     workspaceSecret(pool, row.workspace_id),
   );
@@ -325,11 +346,6 @@ export class DispatcherCache {
     value.catch(() => this.entries.delete(key));
     return value;
   }
-}
-
-async function transactionalDecision(pool: Pool, row: MessageRow, to: string): Promise<DeliveryDecision> {
-  const suppressed = await isSuppressed(pool, row.workspace_id, row.channel, to);
-  return suppressed ? { action: "skip", reason: `suppressed:${suppressed.reason}` } : { action: "send" };
 }
 
 async function workspaceSecret(pool: Pool, workspaceId: string): Promise<string> {

@@ -24,7 +24,6 @@ export {
   CONSENT_CHANNELS,
   SUPPRESSION_REASONS,
   addressHash,
-  consentInputs,
   deleteTopic,
   getDeliveryPolicy,
   getSubscriptions,
@@ -41,11 +40,11 @@ export {
   topicInputSchema,
   topicKeySchema,
   unsuppress,
-  type ConsentInputs,
   type Subscription,
   type Suppression,
   type Topic,
 } from "./consent.ts";
+export { consentInputs, consentInputsFor, decideMessages, type ConsentInputs } from "./decide.ts";
 export { linkUrls, signToken, tokenWorkspace, verifyToken, type LinkPayload } from "./links.ts";
 export {
   openLink,

@@ -4,7 +4,9 @@ import {
   DispatcherCache,
   RecordWriter,
   claimMessages,
-  deliverMessage,
+  prepareMessages,
+  recordOutcome,
+  sendMessage,
   type DispatcherDeps,
 } from "./dispatcher.ts";
 import { acceptJourneyMessages } from "./queue.ts";
@@ -57,17 +59,33 @@ export class MessagingWorker {
     return acceptJourneyMessages(this.pool, this.now(), 500);
   }
 
-  /** Claims as many due messages as there are free slots and starts sending them. */
+  /**
+   * Claims as many due messages as there are free slots, decides them as one batch, and starts
+   * sending those decided "send" (a slot each). While some are in flight it waits for a few slots to
+   * free up before claiming again, so batches stay large enough to share their queries.
+   */
   async sendOnce(): Promise<number> {
-    const free = (this.options.concurrency ?? 32) - this.inflight;
-    const rows = await claimMessages(this.pool, this.now(), free, this.options.leaseMs ?? 60_000);
-    for (const row of rows) {
-      this.inflight += 1;
+    const concurrency = this.options.concurrency ?? 32;
+    const free = concurrency - this.inflight;
+    if (this.inflight > 0 && free < Math.min(8, Math.ceil(concurrency / 4))) return 0;
+    const now = this.now();
+    const rows = await claimMessages(this.pool, now, free, this.options.leaseMs ?? 60_000);
+    if (rows.length === 0) return 0;
+    this.inflight += rows.length;
+    const release = () => {
+      this.inflight -= 1;
+      this.loops.wake("send");
+    };
+    const prepared = await prepareMessages(this.pool, this.deps, rows, now).catch((err: unknown) => {
+      this.inflight -= rows.length;
+      throw err;
+    });
+    for (const p of prepared) {
       this.loops.track(
-        deliverMessage(this.pool, this.deps, row, this.now()).finally(() => {
-          this.inflight -= 1;
-          this.loops.wake("send");
-        }),
+        ("outcome" in p
+          ? recordOutcome(this.pool, this.deps, p.row, p.outcome, now)
+          : sendMessage(this.pool, this.deps, p, this.now())
+        ).finally(release),
       );
     }
     return rows.length;

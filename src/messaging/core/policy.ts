@@ -7,7 +7,7 @@ import { DURATION_MESSAGE, parseDuration } from "../../journeys/core/duration.ts
 /**
  * Whether a message may go out now: consent (topics, subscriptions, suppression) and the workspace's
  * delivery policy (frequency caps, quiet hours). Pure: the dispatcher loads the inputs
- * (`consentInputs`) and records the decision.
+ * (`consentInputsFor` in decide.ts) and records the decision.
  */
 
 /** The channels a delivery policy governs. Webhooks are calls to systems, not to people: no caps, no quiet hours. */
