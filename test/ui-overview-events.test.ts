@@ -54,7 +54,7 @@ describe("the events debugger, watching a shop's events arrive", () => {
     await stream.getByRole("button", { name: /^Order Completed/ }).waitFor();
     await stream.getByRole("button", { name: /^Product Added/ }).waitFor();
     const rows = stream.locator("tbody tr");
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4);
     // Newest on top: Bo's order was sent after Ada's three calls.
     expect(await rows.first().innerText()).toContain("Order Completed");
     expect(await rows.last().innerText()).toContain("Identify");
@@ -65,23 +65,23 @@ describe("the events debugger, watching a shop's events arrive", () => {
     const rows = page.getByTestId("event-stream").locator("tbody tr");
 
     await page.getByLabel("Type").selectOption("track");
-    await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(2);
     await page.getByLabel("Event name").fill("Product Added");
-    await expect.poll(() => rows.count()).toBe(1);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(1);
     expect(await rows.first().innerText()).toContain("ada");
     // The filters live in the address, so a reload keeps them.
     expect(new URL(page.url()).searchParams.get("event")).toBe("Product Added");
 
     await page.getByRole("button", { name: "Clear filters" }).click();
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4);
     await page.getByLabel("User ID").fill("bo");
-    await expect.poll(() => rows.count()).toBe(1);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(1);
     expect(await rows.first().innerText()).toContain("Order Completed");
 
     await page.getByLabel("User ID").fill("nobody");
     await page.getByRole("heading", { name: "No events match these filters" }).waitFor();
     await page.getByRole("button", { name: "Clear filters" }).click();
-    await expect.poll(() => rows.count()).toBe(4);
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(4);
   });
 
   it("opens an event's full JSON", async () => {
