@@ -167,25 +167,27 @@ export default function ProfilesPage() {
                     </tr>
                   ))}
                 </Table>
-                <div className="profiles-pager">
-                  <button
-                    type="button"
-                    className="btn btn-small"
-                    disabled={cursors.length === 0}
-                    onClick={() => setCursors((c) => c.slice(0, -1))}
-                  >
-                    Previous
-                  </button>
-                  <span className="muted small">Page {cursors.length + 1}</span>
-                  <button
-                    type="button"
-                    className="btn btn-small"
-                    disabled={!page.nextCursor}
-                    onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
-                  >
-                    Next
-                  </button>
-                </div>
+                {cursors.length > 0 || page.nextCursor ? (
+                  <div className="profiles-pager">
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      disabled={cursors.length === 0}
+                      onClick={() => setCursors((c) => c.slice(0, -1))}
+                    >
+                      Previous
+                    </button>
+                    <span className="muted small">Page {cursors.length + 1}</span>
+                    <button
+                      type="button"
+                      className="btn btn-small"
+                      disabled={!page.nextCursor}
+                      onClick={() => page.nextCursor && setCursors((c) => [...c, page.nextCursor!])}
+                    >
+                      Next
+                    </button>
+                  </div>
+                ) : null}
               </>
             )
           }
