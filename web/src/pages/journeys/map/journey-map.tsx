@@ -7,7 +7,7 @@ import {
   Position,
   ReactFlow,
   getSmoothStepPath,
-  useNodesInitialized,
+  useStore,
   type Connection,
   type Edge,
   type EdgeProps,
@@ -20,7 +20,7 @@ import { memo, useEffect, useMemo, useRef, useState } from "react";
 import { ErrorBox, formatNumber } from "../../../ui/components.tsx";
 import type { Definition, StepStats } from "../types.ts";
 import { layoutGraph, layoutKey, outputShare, sizeOf, type Layout, type Point } from "./layout.ts";
-import { END_ID, KIND_LABELS, TRIGGER_ID, graphOf, type MapNode } from "./model.ts";
+import { END_ID, KIND_LABELS, TRIGGER_ID, graphOf, type MapGraph, type MapNode } from "./model.ts";
 import "./journey-map.css";
 
 /** The path one instance took: steps it visited, edges (`from:label`) it went along, where it is. */
@@ -199,8 +199,11 @@ const EDGE_TYPES = { routed: RoutedEdge };
 
 /** Marks the first layout on screen once, for the layout-speed benchmark. */
 function RenderedMark(props: { started: number }) {
-  // Counted once every node's handles are measured: then the edges are drawn too.
-  const initialized = useNodesInitialized({ includeHiddenNodes: true });
+  // The boxes on screen mount together and are measured in one go; once measured, their edges are drawn.
+  const initialized = useStore((s) => {
+    for (const [, n] of s.nodeLookup) if (n.internals.handleBounds) return true;
+    return false;
+  });
   const done = useRef(false);
   useEffect(() => {
     if (!initialized || done.current) return;
@@ -216,6 +219,26 @@ function RenderedMark(props: { started: number }) {
   return null;
 }
 
+const READABLE_ZOOM = 0.55;
+
+function firstView(graph: MapGraph, layout: Layout, box: HTMLElement | null) {
+  const width = box?.clientWidth ?? 800;
+  const height = box?.clientHeight ?? 600;
+  let right = 0;
+  let bottom = 0;
+  for (const n of graph.nodes) {
+    const p = layout.positions.get(n.id) ?? { x: 0, y: 0 };
+    const size = sizeOf(n.kind);
+    right = Math.max(right, p.x + size.width);
+    bottom = Math.max(bottom, p.y + size.height);
+  }
+  const fit = Math.min(width / (right * 1.24), height / (bottom * 1.24), 1);
+  if (fit >= READABLE_ZOOM) return "fit" as const;
+  const top = layout.positions.get(TRIGGER_ID) ?? { x: 0, y: 0 };
+  const zoom = READABLE_ZOOM;
+  return { x: width / 2 - (top.x + sizeOf("trigger").width / 2) * zoom, y: 24, zoom };
+}
+
 /**
  * A journey as a map (xyflow, laid out by ELK in one call per structure): each step a box with its
  * live numbers, each way out a labelled arrow. Read-only, or editable (drag a way out onto a step).
@@ -229,11 +252,20 @@ export function JourneyMap(props: JourneyMapProps) {
   const graphRef = useRef(graph);
   graphRef.current = graph;
 
+  const box = useRef<HTMLDivElement>(null);
+  // The first view: the whole map when it is readable so, else its top at a readable zoom (a long
+  // journey is read from its trigger down; only what is on screen is drawn).
+  const [viewport, setViewport] = useState<"fit" | { x: number; y: number; zoom: number }>();
+
   useEffect(() => {
     let live = true;
     if (!laidOut) performance.mark("waymark:map-layout-start");
     layoutGraph(graphRef.current).then(
-      (layout) => live && setLaidOut(layout),
+      (layout) => {
+        if (!live) return;
+        setLaidOut(layout);
+        setViewport((v) => v ?? firstView(graphRef.current, layout, box.current));
+      },
       (e: unknown) => live && setError(e),
     );
     return () => {
@@ -310,35 +342,37 @@ export function JourneyMap(props: JourneyMapProps) {
 
   const height = props.height ?? 620;
   if (error) return <ErrorBox error={error} />;
-  if (!laidOut)
-    return (
-      <div className="jmap jmap-loading" style={{ height }} role="status">
-        Laying out the map…
-      </div>
-    );
   return (
-    <div className="jmap" style={{ height }} aria-label={props.label} role="region">
-      <ReactFlow<FlowNode, FlowEdge>
-        nodes={nodes}
-        edges={edges}
-        nodeTypes={NODE_TYPES}
-        edgeTypes={EDGE_TYPES}
-        onNodesChange={onNodesChange}
-        onPaneClick={() => props.onSelect?.(null)}
-        onConnect={onConnect}
-        isValidConnection={(c) => c.target !== TRIGGER_ID && c.source !== END_ID}
-        nodesDraggable={false}
-        nodesConnectable={editable ?? false}
-        deleteKeyCode={null}
-        fitView
-        fitViewOptions={{ padding: 0.12, maxZoom: 1 }}
-        minZoom={0.1}
-        maxZoom={1.5}
-      >
-        <Background gap={24} size={1} />
-        <Controls showInteractive={false} />
-        <RenderedMark started={started.current} />
-      </ReactFlow>
+    <div className="jmap" style={{ height }} aria-label={props.label} role="region" ref={box}>
+      {!laidOut || !viewport ? (
+        <div className="jmap-loading" role="status">
+          Laying out the map…
+        </div>
+      ) : (
+        <ReactFlow<FlowNode, FlowEdge>
+          nodes={nodes}
+          edges={edges}
+          nodeTypes={NODE_TYPES}
+          edgeTypes={EDGE_TYPES}
+          onNodesChange={onNodesChange}
+          onPaneClick={() => props.onSelect?.(null)}
+          onConnect={onConnect}
+          isValidConnection={(c) => c.target !== TRIGGER_ID && c.source !== END_ID}
+          nodesDraggable={false}
+          nodesConnectable={editable ?? false}
+          deleteKeyCode={null}
+          onlyRenderVisibleElements
+          {...(viewport === "fit"
+            ? { fitView: true, fitViewOptions: { padding: 0.12, maxZoom: 1 } }
+            : { defaultViewport: viewport })}
+          minZoom={0.1}
+          maxZoom={1.5}
+        >
+          <Background gap={24} size={1} />
+          <Controls showInteractive={false} />
+          <RenderedMark started={started.current} />
+        </ReactFlow>
+      )}
     </div>
   );
 }
