@@ -36,5 +36,5 @@ export {
   type InstanceFilter,
   type InstanceView,
 } from "./read.ts";
-export { triggerJourney, appendForPerson, type PersonRef } from "./trigger.ts";
+export { triggerJourney, appendForPerson, appendForProfiles, type PersonRef } from "./trigger.ts";
 export { insertAudit as insertJourneyAudit } from "./instances.ts";

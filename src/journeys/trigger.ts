@@ -53,14 +53,7 @@ export async function appendForPerson(
     anonymousId = ids.anonymousId;
   }
   const at = now.toISOString();
-  const full: Message = {
-    ...message,
-    ...(userId ? { userId } : {}),
-    ...(anonymousId ? { anonymousId } : {}),
-    context: { library: { name: "waymark", version: "internal" }, ...((message.context as object) ?? {}) },
-    timestamp: at,
-    receivedAt: at,
-  };
+  const full = fullMessage(message, userId, anonymousId, at);
   const append = (client: PoolClient | Pool) =>
     appendEvents(client, {
       workspaceId,
@@ -87,22 +80,97 @@ async function idsOfProfile(
   workspaceId: string,
   profileId: string,
 ): Promise<{ userId?: string; anonymousId?: string }> {
-  const { rows } = await db.query<{ type: string; value: string }>(
-    `WITH RECURSIVE live(id) AS (
-       SELECT $2::uuid
-       UNION SELECT m.survivor_id FROM profile_merges m JOIN live ON m.workspace_id = $1 AND m.merged_id = live.id
+  const ids = (await idsOfProfiles(db, workspaceId, [profileId])).get(profileId);
+  if (!ids) throw new NotFoundError(`profile ${profileId} has no userId or anonymousId to address it by`);
+  return ids;
+}
+
+/**
+ * `idsOfProfile` for many profiles in one query; a profile with neither id is missing from the map.
+ * The person's smallest user id, and their smallest anonymous id unless they have two user ids or
+ * more (an event then carries the user id alone).
+ */
+async function idsOfProfiles(
+  db: Pool | PoolClient,
+  workspaceId: string,
+  profileIds: string[],
+): Promise<Map<string, { userId?: string; anonymousId?: string }>> {
+  const { rows } = await db.query<{ input: string; type: string; value: string }>(
+    `WITH RECURSIVE live(input, id) AS (
+       SELECT p, p FROM unnest($2::uuid[]) AS p
+       UNION SELECT live.input, m.survivor_id FROM profile_merges m JOIN live ON m.workspace_id = $1 AND m.merged_id = live.id
      )
-     SELECT i.type, i.value FROM identities i
-     WHERE i.workspace_id = $1 AND i.profile_id IN (SELECT id FROM live) AND i.type IN ('user_id', 'anonymous_id')
-     ORDER BY i.type DESC, i.value LIMIT 2`,
-    [workspaceId, profileId],
+     SELECT live.input, i.type, i.value FROM live
+     JOIN identities i ON i.workspace_id = $1 AND i.profile_id = live.id AND i.type IN ('user_id', 'anonymous_id')
+     ORDER BY live.input, i.type DESC, i.value`,
+    [workspaceId, [...new Set(profileIds)]],
   );
-  const userId = rows.find((r) => r.type === "user_id")?.value;
-  const anonymousId = rows.find((r) => r.type === "anonymous_id")?.value;
-  if (!userId && !anonymousId) {
-    throw new NotFoundError(`profile ${profileId} has no userId or anonymousId to address it by`);
+  const found = new Map<string, Array<{ type: string; value: string }>>();
+  for (const r of rows) {
+    const list = found.get(r.input) ?? [];
+    if (list.length < 2) list.push(r);
+    found.set(r.input, list);
   }
-  return { ...(userId ? { userId } : {}), ...(anonymousId ? { anonymousId } : {}) };
+  const out = new Map<string, { userId?: string; anonymousId?: string }>();
+  for (const [input, two] of found) {
+    const userId = two.find((r) => r.type === "user_id")?.value;
+    const anonymousId = two.find((r) => r.type === "anonymous_id")?.value;
+    out.set(input, { ...(userId ? { userId } : {}), ...(anonymousId ? { anonymousId } : {}) });
+  }
+  return out;
+}
+
+/**
+ * `appendForPerson` for many messages about profiles, inside the caller's transaction: one query
+ * for the people's ids and one append. A message whose profile has no userId or anonymousId (an
+ * email-only send) cannot be addressed in the log and is left out. Returns which were new.
+ */
+export async function appendForProfiles(
+  tx: PoolClient,
+  workspaceId: string,
+  items: Array<{ profileId: string; message: Message & { messageId: string } }>,
+  now: Date,
+): Promise<boolean[]> {
+  if (items.length === 0) return [];
+  const ids = await idsOfProfiles(
+    tx,
+    workspaceId,
+    items.map((i) => i.profileId),
+  );
+  const at = now.toISOString();
+  const addressed = items.flatMap((item) => {
+    const person = ids.get(item.profileId);
+    return person ? [{ ...person, message: item.message }] : [];
+  });
+  return appendEvents(tx, {
+    workspaceId,
+    events: addressed.map(({ userId, anonymousId, message }) => ({
+      messageId: message.messageId,
+      type: String(message.type),
+      userId: userId ?? null,
+      anonymousId: anonymousId ?? null,
+      event: typeof message.event === "string" ? message.event : null,
+      timestamp: at,
+      receivedAt: at,
+      message: fullMessage(message, userId, anonymousId, at),
+    })) as Parameters<typeof appendEvents>[1]["events"],
+  });
+}
+
+function fullMessage(
+  message: Message,
+  userId: string | undefined,
+  anonymousId: string | undefined,
+  at: string,
+): Message {
+  return {
+    ...message,
+    ...(userId ? { userId } : {}),
+    ...(anonymousId ? { anonymousId } : {}),
+    context: { library: { name: "waymark", version: "internal" }, ...((message.context as object) ?? {}) },
+    timestamp: at,
+    receivedAt: at,
+  };
 }
 
 /**

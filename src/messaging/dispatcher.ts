@@ -1,7 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
-import { NotFoundError } from "../errors/index.ts";
-import { appendForPerson, insertJourneyAudit } from "../journeys/index.ts";
+import { appendForProfiles, insertJourneyAudit } from "../journeys/index.ts";
 import type { ChannelRegistry } from "./channels/registry.ts";
 import type { OutgoingMessage, SendResult } from "./core/channel.ts";
 import { trackEmailHtml } from "./core/tracking.ts";
@@ -375,7 +374,7 @@ const EVENT_NAMES: Record<string, Record<string, string>> = {
 
 /** Writes the outcome in a transaction of its own. */
 function record(pool: Pool, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
-  return withTx(pool, (tx) => recordIn(tx, row, outcome, now));
+  return withTx(pool, (tx) => recordAll(tx, [{ row, outcome, now }]));
 }
 
 /**
@@ -401,13 +400,21 @@ export class RecordWriter {
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, 200);
+      try {
+        // One statement per kind of write for the whole group.
+        await withTx(this.pool, (tx) => recordAll(tx, batch));
+        for (const b of batch) b.done();
+        continue;
+      } catch {
+        // One outcome the database refuses must not fail the others: again, one by one.
+      }
       const failed = new Map<number, unknown>();
       try {
         await withTx(this.pool, async (tx) => {
           for (const [n, b] of batch.entries()) {
             await tx.query("SAVEPOINT outcome");
             try {
-              await recordIn(tx, b.row, b.outcome, b.now);
+              await recordAll(tx, [b]);
               await tx.query("RELEASE SAVEPOINT outcome");
             } catch (err) {
               await tx.query("ROLLBACK TO SAVEPOINT outcome");
@@ -423,49 +430,67 @@ export class RecordWriter {
   }
 }
 
-/** Writes the outcome: the message row (only while our claim holds), the timeline, the event. */
-async function recordIn(tx: PoolClient, row: MessageRow, outcome: Outcome, now: Date): Promise<void> {
-  const { rowCount } = await tx.query(
-    `UPDATE messages SET
-         status = CASE WHEN $3 IN ('retry', 'delayed') THEN 'queued' ELSE $3 END,
-         reason = $4, next_attempt_at = coalesce($5, next_attempt_at), provider_message_id = coalesce($6, provider_message_id),
-         to_address = coalesce($7, to_address), subject = coalesce($8, subject),
-         template_version = coalesce($9, template_version),
-         sent_at = CASE WHEN $3 = 'sent' THEN $10::timestamptz ELSE NULL END, updated_at = $10
-       WHERE id = $1 AND status = 'queued' AND attempts = $2`,
+/**
+ * Writes outcomes: each message row (only while our claim holds), the journeys' timelines, and the
+ * events of the people, with one statement per kind for the whole group.
+ */
+async function recordAll(
+  tx: PoolClient,
+  items: Array<{ row: MessageRow; outcome: Outcome; now: Date }>,
+): Promise<void> {
+  const col = <T>(f: (i: (typeof items)[number]) => T) => items.map(f);
+  const { rows: updated } = await tx.query<{ id: string }>(
+    `UPDATE messages m SET
+         status = CASE WHEN o.status IN ('retry', 'delayed') THEN 'queued' ELSE o.status END,
+         reason = o.reason, next_attempt_at = coalesce(o.next_at, m.next_attempt_at),
+         provider_message_id = coalesce(o.provider_id, m.provider_message_id),
+         to_address = coalesce(o.to_addr, m.to_address), subject = coalesce(o.subject, m.subject),
+         template_version = coalesce(o.version, m.template_version),
+         sent_at = CASE WHEN o.status = 'sent' THEN o.at ELSE NULL END, updated_at = o.at
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[],
+                   $8::text[], $9::int[], $10::timestamptz[])
+         AS o(id, attempts, status, reason, next_at, provider_id, to_addr, subject, version, at)
+       WHERE m.id = o.id AND m.status = 'queued' AND m.attempts = o.attempts
+       RETURNING m.id`,
     [
-      row.id,
-      row.attempts,
-      outcome.status,
-      "reason" in outcome ? outcome.reason : null,
-      outcome.status === "retry" ? outcome.at : outcome.status === "delayed" ? outcome.until : null,
-      outcome.status === "sent" ? outcome.providerMessageId : null,
-      "to" in outcome ? outcome.to : null,
-      outcome.status === "sent" ? outcome.subject : null,
-      outcome.status === "sent" ? outcome.version : null,
-      now,
+      col((i) => i.row.id),
+      col((i) => i.row.attempts),
+      col((i) => i.outcome.status),
+      col((i) => ("reason" in i.outcome ? i.outcome.reason : null)),
+      col((i) =>
+        i.outcome.status === "retry" ? i.outcome.at : i.outcome.status === "delayed" ? i.outcome.until : null,
+      ),
+      col((i) => (i.outcome.status === "sent" ? i.outcome.providerMessageId : null)),
+      col((i) => ("to" in i.outcome ? i.outcome.to : null)),
+      col((i) => (i.outcome.status === "sent" ? i.outcome.subject : null)),
+      col((i) => (i.outcome.status === "sent" ? i.outcome.version : null)),
+      col((i) => i.now),
     ],
   );
   // Claimed again meanwhile (our lease ran out): the other run's outcome counts.
-  if (rowCount === 0) return;
-  if (outcome.status === "bounced" && outcome.to) {
-    await suppress(tx, row.workspace_id, row.channel, outcome.to, "hard_bounce", outcome.reason);
-  }
-  if (row.instance_id && row.journey_key && outcome.status !== "retry") {
-    const kind =
-      outcome.status === "sent"
-        ? "message_sent"
-        : outcome.status === "delayed"
-          ? "message_delayed"
-          : outcome.status === "skipped"
-            ? "message_skipped"
-            : "message_failed";
-    const reason =
-      outcome.status === "sent"
-        ? `${row.channel} ${row.template_key} to ${row.channel === "email" ? "the person's address" : row.channel}`
-        : outcome.reason;
-    await insertJourneyAudit(tx, row.workspace_id, [
-      {
+  const ours = new Set(updated.map((r) => r.id));
+  const recorded = items.filter((i) => ours.has(i.row.id));
+  const audits = new Map<string, Parameters<typeof insertJourneyAudit>[2]>();
+  const events = new Map<string, Parameters<typeof appendForProfiles>[2]>();
+  let latest = new Map<string, Date>();
+  for (const { row, outcome, now } of recorded) {
+    if (outcome.status === "bounced" && outcome.to) {
+      await suppress(tx, row.workspace_id, row.channel, outcome.to, "hard_bounce", outcome.reason);
+    }
+    if (row.instance_id && row.journey_key && outcome.status !== "retry") {
+      const kind =
+        outcome.status === "sent"
+          ? "message_sent"
+          : outcome.status === "delayed"
+            ? "message_delayed"
+            : outcome.status === "skipped"
+              ? "message_skipped"
+              : "message_failed";
+      const reason =
+        outcome.status === "sent"
+          ? `${row.channel} ${row.template_key} to ${row.channel === "email" ? "the person's address" : row.channel}`
+          : outcome.reason;
+      push(audits, row.workspace_id, {
         at: now.toISOString(),
         kind,
         step: row.step,
@@ -473,19 +498,15 @@ async function recordIn(tx: PoolClient, row: MessageRow, outcome: Outcome, now: 
         data: { messageId: row.id },
         instance: row.instance_id,
         journey: row.journey_key,
-      },
-    ]);
-  }
-  // The outcome as an event of the person, in the same transaction: journeys branch on it and
-  // analytics count it, exactly once.
-  const name = EVENT_NAMES[row.channel]?.[outcome.status];
-  if (name && row.profile_id) {
-    try {
-      await appendForPerson(
-        tx,
-        row.workspace_id,
-        { profileId: row.profile_id },
-        {
+      });
+    }
+    // The outcome as an event of the person, in the same transaction: journeys branch on it and
+    // analytics count it, exactly once.
+    const name = EVENT_NAMES[row.channel]?.[outcome.status];
+    if (name && row.profile_id) {
+      push(events, row.workspace_id, {
+        profileId: row.profile_id,
+        message: {
           type: "track",
           event: name,
           messageId: `message:${row.id}:${outcome.status}`,
@@ -499,11 +520,18 @@ async function recordIn(tx: PoolClient, row: MessageRow, outcome: Outcome, now: 
             ...("reason" in outcome ? { reason: outcome.reason } : {}),
           },
         },
-        now,
-      );
-    } catch (err) {
-      // A person with no userId or anonymousId (an email-only send) cannot be addressed in the log.
-      if (!(err instanceof NotFoundError)) throw err;
+      });
+      const seen = latest.get(row.workspace_id);
+      if (!seen || now > seen) latest = latest.set(row.workspace_id, now);
     }
   }
+  for (const [workspaceId, entries] of audits) await insertJourneyAudit(tx, workspaceId, entries);
+  for (const [workspaceId, list] of events)
+    await appendForProfiles(tx, workspaceId, list, latest.get(workspaceId)!);
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
