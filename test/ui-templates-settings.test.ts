@@ -4,13 +4,18 @@ import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
 import { openWeb, type WebSession } from "./support/web.ts";
 
 /** GET an admin route and return its JSON (fails the test on anything but 200). */
+/** The sandboxed frame the email preview is drawn in. */
+function frame(page: WebSession["page"]) {
+  return page.frameLocator('iframe[title="Email preview"]');
+}
+
 async function getJson(server: TestServer, path: string): Promise<unknown> {
   const res = await server.admin(path);
   expect(res.status, `${path}: ${await res.clone().text()}`).toBe(200);
   return res.json();
 }
 
-describe("settings: keys, the email channel, topics and the delivery policy", () => {
+describe("settings, then a template written, previewed for Ada, saved and sent through SMTP", () => {
   let server: TestServer;
   let smtp: TestSmtpServer;
   let web: WebSession;
@@ -161,6 +166,185 @@ describe("settings: keys, the email channel, topics and the delivery policy", ()
       .toBe("1d");
     expect(await page.getByLabel("Until").inputValue()).toBe("07:30");
     await web.screenshot("settings-policy");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("lists no templates yet and says how to start", async () => {
+    const { page } = web;
+    await web.open("/templates");
+    await page.getByText("No templates yet").waitFor();
+    await web.screenshot("templates-empty");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("previews a new email template for Ada as it is typed, rendered by the server", async () => {
+    const { page } = web;
+    const identify = await server.track("/v1/identify", {
+      userId: "ada",
+      traits: { firstName: "Ada", lastName: "Lovelace", email: "ada@example.com" },
+    });
+    expect(identify.status).toBe(200);
+    await expect
+      .poll(
+        async () => ((await getJson(server, "/api/v1/profiles?query=ada")) as { items: unknown[] }).items,
+        {
+          timeout: 20_000,
+        },
+      )
+      .toHaveLength(1);
+
+    await page.getByRole("button", { name: "New template" }).click();
+    const dialog = page.getByRole("dialog", { name: "New template" });
+    await dialog.getByLabel("Key").fill("welcome-email");
+    await dialog.getByRole("radio", { name: /Email/ }).check();
+    await dialog.getByRole("button", { name: "Open the editor" }).click();
+    await page.waitForURL(/\/templates\/welcome-email\?channel=email$/);
+    await page.getByText("New template: not saved yet").waitFor();
+
+    await page.getByLabel("Subject").fill("");
+    await page.getByLabel("Subject").pressSequentially("Welcome, {{ profile.traits.firstName }}");
+    await page
+      .getByRole("textbox", { name: "MJML" })
+      .fill(
+        [
+          "<mjml>",
+          '  <mj-head><mj-attributes><mj-all font-family="Helvetica, Arial" /></mj-attributes></mj-head>',
+          "  <mj-body>",
+          "    <mj-section><mj-column>",
+          "      <mj-text>Hello {{ profile.traits.firstName }}, welcome aboard.</mj-text>",
+          "    </mj-column></mj-section>",
+          "  </mj-body>",
+          "</mjml>",
+        ].join("\n"),
+      );
+    // No person yet: the preview says to pick one.
+    await page.getByText("Pick a person to preview").waitFor();
+    await page.getByLabel("Preview as").fill("ada");
+    await page.getByRole("button", { name: /Ada Lovelace/ }).click();
+    await page.getByRole("group", { name: "Preview as" }).getByText("Ada Lovelace").waitFor();
+
+    await expect.poll(() => page.getByTestId("preview-subject").innerText()).toBe("Welcome, Ada");
+    await frame(page).getByText("Hello Ada, welcome aboard.").waitFor();
+    // The email is shown in a sandbox without scripts.
+    expect(await page.locator('iframe[title="Email preview"]').getAttribute("sandbox")).toBe("");
+    await page.getByText("Plain-text part").click();
+    await expect
+      .poll(() => page.getByTestId("preview-text").innerText())
+      .toContain("Hello Ada, welcome aboard.");
+    await web.screenshot("templates-editor-preview");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("names the field and the line when the template does not render", async () => {
+    const { page } = web;
+    const subject = page.getByLabel("Subject");
+    await subject.fill("Welcome, {{ profile.traits.firstName ");
+    const alert = page.getByRole("alert").filter({ hasText: "Error in" });
+    await expect.poll(() => alert.innerText()).toMatch(/Error in subject, line 1, column \d+:/);
+    expect(await subject.getAttribute("aria-invalid")).toBe("true");
+    await web.screenshot("templates-editor-error");
+    await subject.fill("Welcome, {{ profile.traits.firstName }}");
+    await expect.poll(() => page.getByTestId("preview-subject").innerText()).toBe("Welcome, Ada");
+    expect(await subject.getAttribute("aria-invalid")).toBeNull();
+
+    const mjml = page.getByRole("textbox", { name: "MJML" });
+    const good = await mjml.inputValue();
+    const lines = good.split("\n");
+    lines[4] = "      <mj-text>{% if profile.traits.firstName %}Hello</mj-text>";
+    await mjml.fill(lines.join("\n"));
+    await expect.poll(() => alert.innerText()).toMatch(/Error in mjml, line 5\b/);
+    // "Go to line 5" selects the line the server names, in the field it names.
+    await alert.getByRole("button", { name: /Go to line 5/ }).click();
+    expect(
+      await mjml.evaluate((el: HTMLTextAreaElement) =>
+        document.activeElement === el ? el.value.slice(el.selectionStart, el.selectionEnd) : null,
+      ),
+    ).toBe(lines[4]);
+    await mjml.fill(good);
+    await frame(page).getByText("Hello Ada, welcome aboard.").waitFor();
+    await expect.poll(() => alert.count()).toBe(0);
+    // The server's 400 answers to the broken drafts are the only browser errors expected here.
+    expect(web.errors.length).toBeGreaterThan(0);
+    expect(web.errors).toEqual(web.errors.map(() => expect.stringContaining("400 (Bad Request)")));
+    web.errors.length = 0;
+  });
+
+  it("saves each change as a new version", async () => {
+    const { page } = web;
+    await page.getByRole("button", { name: "Save v1" }).click();
+    await page.getByText("Saved version 1.").waitFor();
+    expect(new URL(page.url()).search).toBe("");
+    expect(await getJson(server, "/api/v1/templates/welcome-email")).toMatchObject({
+      channel: "email",
+      version: 1,
+      content: { subject: "Welcome, {{ profile.traits.firstName }}" },
+    });
+
+    await page.getByLabel("Subject").fill("Welcome aboard, {{ profile.traits.firstName }}");
+    await page.getByText("Unsaved changes", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Save as v2" }).click();
+    await page.getByText("Saved version 2.").waitFor();
+    const versions = page.getByLabel("Version");
+    expect(await versions.locator("option").allInnerTexts()).toEqual([
+      expect.stringMatching(/^v2 \(latest\)/),
+      expect.stringMatching(/^v1 /),
+    ]);
+    expect(await getJson(server, "/api/v1/templates/welcome-email")).toMatchObject({
+      version: 2,
+      versions: [{ version: 2 }, { version: 1 }],
+    });
+
+    // An older version opens in the editor; the latest is one click away.
+    await versions.selectOption("1");
+    await expect
+      .poll(() => page.getByLabel("Subject").inputValue())
+      .toBe("Welcome, {{ profile.traits.firstName }}");
+    await page.getByText("You are looking at version 1").waitFor();
+    await page.getByRole("button", { name: "open the latest" }).click();
+    await expect
+      .poll(() => page.getByLabel("Subject").inputValue())
+      .toBe("Welcome aboard, {{ profile.traits.firstName }}");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("sends a test through the email channel set in Settings: it arrives with the rendered subject", async () => {
+    const { page } = web;
+    const send = page.getByRole("form", { name: "Send a test" });
+    await send.getByRole("button", { name: "Send test" }).click();
+    const outcome = page.getByTestId("send-outcome");
+    await outcome.getByText("Queued message").waitFor();
+    await expect.poll(() => outcome.innerText(), { timeout: 20_000 }).toMatch(/Status\s+sent/);
+    const [mail] = await smtp.waitFor(1, 20_000);
+    expect(mail).toMatchObject({
+      subject: "Welcome aboard, Ada",
+      to: ["ada@example.com"],
+      from: { name: "Waymark", address: "hello@waymark.test" },
+    });
+    expect(mail!.html).toContain("Hello Ada, welcome aboard.");
+    const id = (await outcome.locator("code").first().innerText()).trim();
+    expect(await getJson(server, `/api/v1/messages/${id}`)).toMatchObject({
+      status: "sent",
+      template: "welcome-email",
+      templateVersion: 2,
+      subject: "Welcome aboard, Ada",
+    });
+    expect(await outcome.innerText()).toContain("Welcome aboard, Ada");
+    await outcome.getByRole("link", { name: "Ada Lovelace's profile" }).waitFor();
+    await web.screenshot("templates-editor");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("lists the template with its channel and latest version", async () => {
+    const { page } = web;
+    await page.getByRole("link", { name: "Templates", exact: true }).click();
+    const row = page.getByRole("row", { name: /welcome-email/ });
+    await row.waitFor();
+    expect(await row.innerText()).toMatch(/welcome-email\s+Email\s+v2/);
+    await web.screenshot("templates-list");
+    await row.getByRole("link", { name: "welcome-email" }).click();
+    await expect
+      .poll(() => page.getByLabel("Subject").inputValue())
+      .toBe("Welcome aboard, {{ profile.traits.firstName }}");
     expect(web.errors).toEqual([]);
   });
 });
