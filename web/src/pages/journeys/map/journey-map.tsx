@@ -291,10 +291,9 @@ export function JourneyMap(props: JourneyMapProps) {
         selected: selected === node.id,
         selectable: node.id !== END_ID,
         ariaRole: "button",
-        ariaLabel:
-          node.kind === "end"
-            ? "End of the journey"
-            : `${node.title} (${KIND_LABELS[node.kind].toLowerCase()})`,
+        ariaLabel: `${node.kind === "end" ? "End of the journey" : `${node.title} (${KIND_LABELS[node.kind].toLowerCase()})`}${
+          path?.current === node.id ? ", here now" : path?.steps.has(node.id) ? ", visited" : ""
+        }`,
         data: {
           node,
           stats: stats?.get(node.id),
@@ -323,7 +322,10 @@ export function JourneyMap(props: JourneyMapProps) {
           label: e.label && e.label !== "next" ? e.label : undefined,
           ariaLabel: `${e.from === TRIGGER_ID ? "trigger" : e.from} to ${e.to === END_ID ? "the end" : e.to}${e.label ? ` (${e.label})` : ""}`,
           className: taken ? "is-taken" : path ? "is-not-taken" : "",
-          markerEnd: { type: MarkerType.ArrowClosed, width: 18, height: 18 },
+          // A marker scales with the stroke: the thicker taken edge gets a smaller one.
+          markerEnd: taken
+            ? { type: MarkerType.ArrowClosed, width: 10, height: 10, color: "#1d4ed8" }
+            : { type: MarkerType.ArrowClosed, width: 16, height: 16, color: "#9aa3b8" },
           labelBgPadding: [6, 2] as [number, number],
           labelBgBorderRadius: 4,
           selectable: false,

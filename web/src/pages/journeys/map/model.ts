@@ -65,13 +65,16 @@ export function kindOf(step: Raw): StepKind | "unknown" {
   return "unknown";
 }
 
-function triggerSummary(trigger: unknown): string {
-  if (!isObject(trigger)) return "no trigger yet";
+/** The trigger's title and line: what lets people in. */
+function triggerText(trigger: unknown): { title: string; summary: string } {
+  if (!isObject(trigger)) return { title: "No trigger yet", summary: "choose what lets people in" };
+  const where = trigger.where ? ", if the condition holds" : "";
   if (str(trigger.event))
-    return `when ${str(trigger.event)} arrives${trigger.where ? " (with a condition)" : ""}`;
-  if (trigger.api) return "through the trigger API";
-  if (isObject(trigger.schedule)) return `on schedule ${str(trigger.schedule.cron) ?? ""}`;
-  return "no trigger yet";
+    return { title: str(trigger.event)!, summary: `enters when this event arrives${where}` };
+  if (trigger.api) return { title: "API call", summary: "enters through POST …/trigger" };
+  if (isObject(trigger.schedule))
+    return { title: `Schedule ${str(trigger.schedule.cron) ?? ""}`, summary: `enters at each tick${where}` };
+  return { title: "No trigger yet", summary: "choose what lets people in" };
 }
 
 /** One line on what a step does. */
@@ -130,8 +133,7 @@ export function graphOf(def: Definition): MapGraph {
     {
       id: TRIGGER_ID,
       kind: "trigger",
-      title: "Trigger",
-      summary: triggerSummary(def.trigger),
+      ...triggerText(def.trigger),
       outputs: steps.length ? ["start"] : [],
       index: -1,
     },
