@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startReceiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
 import { openWeb, type WebSession } from "./support/web.ts";
@@ -345,6 +346,68 @@ describe("settings, then a template written, previewed for Ada, saved and sent t
     await expect
       .poll(() => page.getByLabel("Subject").inputValue())
       .toBe("Welcome aboard, {{ profile.traits.firstName }}");
+    expect(web.errors).toEqual([]);
+  });
+
+  it("edits an SMS and a webhook template, previewed for the same person with sample data", async () => {
+    const { page } = web;
+    await web.open("/templates");
+    await page.getByRole("button", { name: "New template" }).click();
+    const dialog = page.getByRole("dialog", { name: "New template" });
+    await dialog.getByLabel("Key").fill("welcome-sms");
+    await dialog.getByRole("radio", { name: /SMS/ }).check();
+    await web.screenshot("templates-new");
+    await dialog.getByRole("button", { name: "Open the editor" }).click();
+    await page.waitForURL(/\/templates\/welcome-sms\?channel=sms$/);
+
+    // The person picked for the email template is still the one previewed.
+    await page.getByRole("group", { name: "Preview as" }).getByText("Ada Lovelace").waitFor();
+    await page.getByLabel("Message").fill("Hi {{ profile.traits.firstName }}, your code is {{ data.code }}");
+    await page.getByText("Sample event and data").click();
+    await page.getByLabel("data (JSON)").fill('{ "code": "WELCOME10" }');
+    await expect
+      .poll(() => page.getByTestId("preview-body").innerText())
+      .toBe("Hi Ada, your code is WELCOME10");
+    await page.getByText("1 SMS").waitFor();
+    await page.getByRole("button", { name: "Save v1" }).click();
+    await page.getByText("Saved version 1.").waitFor();
+    expect(await getJson(server, "/api/v1/templates/welcome-sms")).toMatchObject({
+      channel: "sms",
+      content: { body: "Hi {{ profile.traits.firstName }}, your code is {{ data.code }}" },
+    });
+    await web.screenshot("templates-editor-sms");
+
+    await web.open("/templates/order-hook?channel=webhook");
+    const body = page.getByRole("textbox", { name: "JSON body" });
+    await body.fill('{ "who": "{{ profile.traits.firstName }}", ');
+    // Bad JSON is caught in the browser, on its field.
+    const alert = page.getByRole("alert").filter({ hasText: "Error in body" });
+    await expect.poll(() => alert.innerText()).toContain("is not valid JSON");
+    await body.fill('{ "who": "{{ profile.traits.firstName }}", "profileId": "{{ profile.id }}" }');
+    await expect.poll(() => page.locator(".json").last().innerText()).toContain('"who": "Ada"');
+    await expect.poll(() => alert.count()).toBe(0);
+    await page.getByRole("button", { name: "Format JSON body" }).click();
+    expect(await body.inputValue()).toBe(
+      '{\n  "who": "{{ profile.traits.firstName }}",\n  "profileId": "{{ profile.id }}"\n}',
+    );
+    await page.getByRole("button", { name: "Save v1" }).click();
+    await page.getByText("Saved version 1.").waitFor();
+
+    // A test send of a webhook posts the rendered body to the URL given.
+    const receiver = await startReceiver();
+    try {
+      const send = page.getByRole("form", { name: "Send a test" });
+      await send.getByLabel("Endpoint URL").fill(`${receiver.url}/hooks/waymark`);
+      await send.getByRole("button", { name: "Send test" }).click();
+      const [hook] = await receiver.waitFor(1, 20_000);
+      expect(hook).toMatchObject({ method: "POST", body: { who: "Ada" } });
+      await expect
+        .poll(() => page.getByTestId("send-outcome").innerText(), { timeout: 20_000 })
+        .toMatch(/Status\s+sent/);
+    } finally {
+      await receiver.close();
+    }
+    await web.screenshot("templates-editor-webhook");
     expect(web.errors).toEqual([]);
   });
 });

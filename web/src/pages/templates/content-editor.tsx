@@ -31,6 +31,8 @@ function Field(props: {
   multiline?: number;
   mono?: boolean;
   placeholder?: string;
+  /** JSON fields: a button that pretty-prints what is typed. */
+  json?: boolean;
 }) {
   const id = useId();
   const bad = props.problem?.field === props.name ? props.problem : undefined;
@@ -44,7 +46,25 @@ function Field(props: {
   } as const;
   return (
     <div className={`field editor-field ${bad ? "has-error" : ""}`}>
-      <label htmlFor={id}>{props.label}</label>
+      <div className="row space-between">
+        <label htmlFor={id}>{props.label}</label>
+        {props.json ? (
+          <button
+            type="button"
+            className="btn btn-small btn-ghost"
+            aria-label={`Format ${props.label}`}
+            onClick={() => {
+              try {
+                props.onChange(JSON.stringify(JSON.parse(props.value), null, 2));
+              } catch {
+                // Not JSON yet: the field's error already says so.
+              }
+            }}
+          >
+            Format
+          </button>
+        ) : null}
+      </div>
       {props.multiline ? (
         <textarea
           {...common}
@@ -53,6 +73,8 @@ function Field(props: {
           }}
           rows={props.multiline}
           className={props.mono === false ? "prose" : ""}
+          // Code keeps its lines as typed, so the line numbers of errors are the lines one sees.
+          wrap={props.mono === false ? "soft" : "off"}
           onChange={(e) => props.onChange(e.target.value)}
         />
       ) : (
@@ -194,6 +216,7 @@ export function ContentEditor(props: {
             {...common}
             name="data"
             label="Data (JSON, optional)"
+            json
             multiline={8}
             value={draft.data}
             placeholder='{ "screen": "cart", "cartId": "{{ event.properties.cartId }}" }'
@@ -209,6 +232,7 @@ export function ContentEditor(props: {
             {...common}
             name="body"
             label="JSON body"
+            json
             multiline={16}
             value={draft.body}
             onChange={(body) => props.onChange({ ...draft, body })}

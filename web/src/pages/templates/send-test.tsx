@@ -98,9 +98,11 @@ export function SendTest(props: {
   const send = useAction(async () => {
     const to: Record<string, string> = { profileId: props.profile!.id };
     if (props.channel === "email" && address.trim()) to.email = address.trim();
+    // A webhook message goes to the `url` of the send's data.
+    const data = props.channel === "webhook" ? { ...props.data, url: address.trim() } : (props.data ?? {});
     const queued = await api<{ id: string }>("/api/v1/send", {
       method: "POST",
-      body: { template: props.templateKey, to, data: props.data ?? {}, transactional: true },
+      body: { template: props.templateKey, to, data, transactional: true },
     });
     return { id: queued.id, profile: props.profile! };
   });
@@ -121,7 +123,7 @@ export function SendTest(props: {
           Sends the saved version{props.savedVersion ? ` (v${props.savedVersion})` : ""} now, as a
           transactional message, to{" "}
           {props.profile ? <strong>{props.profile.name}</strong> : "the person picked"}.
-          {props.dirty ? " Your unsaved changes are not in it." : ""}
+          {props.dirty && props.savedVersion !== undefined ? " Your unsaved changes are not in it." : ""}
         </p>
         {props.channel === "email" ? (
           <label className="field">
@@ -133,7 +135,25 @@ export function SendTest(props: {
               onChange={(e) => setAddress(e.target.value)}
             />
           </label>
-        ) : null}
+        ) : props.channel === "webhook" ? (
+          <label className="field">
+            <span>Endpoint URL</span>
+            <input
+              type="url"
+              required
+              placeholder="https://example.com/hooks/waymark"
+              value={address}
+              onChange={(e) => setAddress(e.target.value)}
+            />
+            <small className="muted">
+              Sent as <code>data.url</code>; the server&apos;s outbound allow-list applies.
+            </small>
+          </label>
+        ) : (
+          <p className="muted small send-about">
+            Delivered to their <code>{props.channel === "sms" ? "phone" : "pushToken"}</code> trait.
+          </p>
+        )}
         {send.error ? <ErrorBox error={send.error} /> : null}
         <div className="form-actions">
           <button type="submit" className="btn" disabled={send.busy || blocked !== undefined}>

@@ -141,7 +141,7 @@ function Editor(props: {
   const viewing = detail && latest !== undefined && detail.version !== latest ? detail.version : undefined;
   return (
     <Page
-      title={<span className="mono">{templateKey}</span>}
+      title={<span className="template-key">{templateKey}</span>}
       subtitle={
         <span className="row">
           <Badge tone="info">{CHANNEL_LABELS[draft.channel]}</Badge>
@@ -173,7 +173,11 @@ function Editor(props: {
                 {versions.map((v) => (
                   <option key={v.version} value={v.version}>
                     v{v.version}
-                    {v.version === latest ? " (latest)" : ""} · {new Date(v.createdAt).toLocaleString()}
+                    {v.version === latest ? " (latest)" : ""} ·{" "}
+                    {new Date(v.createdAt).toLocaleString(undefined, {
+                      dateStyle: "medium",
+                      timeStyle: "short",
+                    })}
                   </option>
                 ))}
               </select>
@@ -317,7 +321,7 @@ export default function TemplatePage() {
     <Loaded state={state}>
       {(detail) =>
         detail === null && !newChannel ? (
-          <Page title={<span className="mono">{key}</span>}>
+          <Page title={<span className="template-key">{key}</span>}>
             <Card>
               <EmptyState
                 title={`No template ${key}`}
