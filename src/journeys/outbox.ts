@@ -95,7 +95,11 @@ export async function claimEffects(
 /** Carries out one claimed effect and records its outcome. */
 export async function carryOut(
   pool: Pool,
-  options: Pick<DispatchOptions, "outbound" | "versions" | "random"> & { writer?: OutcomeWriter },
+  options: Pick<DispatchOptions, "outbound" | "versions" | "random"> & {
+    writer?: OutcomeWriter;
+    /** Called once the effect's own work is done and only its outcome remains to be written. */
+    done?: () => void;
+  },
   row: OutboxRow,
   now: Date,
 ): Promise<void> {
@@ -115,8 +119,10 @@ export async function carryOut(
         },
         now,
       );
+      options.done?.();
       await finish(ctx, row, { status: "done" }, now);
     } catch (err) {
+      options.done?.();
       await finish(ctx, row, { status: "failed", error: (err as Error).message }, now);
     }
     return;
@@ -135,6 +141,7 @@ export async function carryOut(
     },
     ...(effect.request.body !== undefined ? { body: effect.request.body } : {}),
   });
+  options.done?.();
   const success = result.ok && result.status < 300;
   const reason = result.ok ? `HTTP ${result.status}` : result.reason;
   if (success) {

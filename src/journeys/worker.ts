@@ -6,6 +6,9 @@ import { OutcomeWriter, carryOut, claimEffects } from "./outbox.ts";
 import { runDueSchedule } from "./schedule.ts";
 import { fireDueTimers } from "./timers.ts";
 
+/** Effects carried out at most while their outcomes wait to be written. */
+const MAX_RECORDING = 512;
+
 export interface JourneyWorkerOptions {
   versions: VersionCache;
   outbound: OutboundClient;
@@ -31,6 +34,8 @@ export class JourneyWorker {
   private readonly now: () => Date;
   /** Effects being carried out now (the dispatcher's slots in use). */
   private inflight = 0;
+  /** Effects carried out whose outcomes wait for the outcome writer (they hold no slot). */
+  private recording = 0;
   private readonly writer: OutcomeWriter;
 
   constructor(
@@ -79,13 +84,31 @@ export class JourneyWorker {
     // Claim when a few slots are free (or none is busy), not after every finished effect: each claim
     // is a committed UPDATE of its own.
     if (free < Math.min(8, slots) && this.inflight > 0) return 0;
+    // A slot is free again once its request is answered; the outcome is written in a group with
+    // others meanwhile (a slot held through that write left effects waiting to be claimed while the
+    // database was busy). Bounded, so a stalled writer stops the claims rather than the memory.
+    if (this.recording >= MAX_RECORDING) return 0;
     const rows = await claimEffects(this.pool, this.now(), free, this.options.leaseMs ?? 60_000);
-    const options = { outbound: this.options.outbound, versions: this.options.versions, writer: this.writer };
     for (const row of rows) {
       this.inflight += 1;
+      let sent = false;
+      const done = () => {
+        if (sent) return;
+        sent = true;
+        this.inflight -= 1;
+        this.recording += 1;
+        this.loops.wake("outbox");
+      };
+      const options = {
+        outbound: this.options.outbound,
+        versions: this.options.versions,
+        writer: this.writer,
+        done,
+      };
       this.loops.track(
         carryOut(this.pool, options, row, this.now()).finally(() => {
-          this.inflight -= 1;
+          if (sent) this.recording -= 1;
+          else this.inflight -= 1;
           this.loops.wake("outbox");
         }),
       );

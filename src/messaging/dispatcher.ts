@@ -182,6 +182,8 @@ export async function sendMessage(
   deps: DispatcherDeps,
   ready: ReadyMessage,
   now: Date,
+  /** Called once the provider answered and only the outcome remains to be written. */
+  sent?: () => void,
 ): Promise<void> {
   let outcome: Outcome;
   try {
@@ -189,6 +191,7 @@ export async function sendMessage(
   } catch (err) {
     outcome = retryOrFail(ready.row, now, (err as Error).message, deps);
   }
+  sent?.();
   await recordOutcome(pool, deps, ready.row, outcome, now);
 }
 

@@ -11,6 +11,9 @@ import {
 } from "./dispatcher.ts";
 import { acceptJourneyMessages } from "./queue.ts";
 
+/** Messages sent at most while their outcomes wait to be written. */
+const MAX_RECORDING = 512;
+
 export interface MessagingWorkerOptions extends Omit<DispatcherDeps, "cache" | "writer"> {
   now?: () => Date;
   pollMs?: number;
@@ -29,6 +32,8 @@ export class MessagingWorker {
   private readonly loops: PollingLoops;
   private readonly now: () => Date;
   private inflight = 0;
+  /** Messages sent whose outcomes wait for the record writer (they hold no slot). */
+  private recording = 0;
   private readonly deps: DispatcherDeps;
 
   constructor(
@@ -68,24 +73,36 @@ export class MessagingWorker {
     const concurrency = this.options.concurrency ?? 32;
     const free = concurrency - this.inflight;
     if (this.inflight > 0 && free < Math.min(8, Math.ceil(concurrency / 4))) return 0;
+    // A slot is free again once the provider answered; the outcome is written in a group meanwhile.
+    // Bounded, so a stalled writer stops the claims rather than the memory.
+    if (this.recording >= MAX_RECORDING) return 0;
     const now = this.now();
     const rows = await claimMessages(this.pool, now, free, this.options.leaseMs ?? 60_000);
     if (rows.length === 0) return 0;
     this.inflight += rows.length;
-    const release = () => {
-      this.inflight -= 1;
-      this.loops.wake("send");
-    };
     const prepared = await prepareMessages(this.pool, this.deps, rows, now).catch((err: unknown) => {
       this.inflight -= rows.length;
       throw err;
     });
     for (const p of prepared) {
+      let sent = false;
+      const toRecording = () => {
+        if (sent) return;
+        sent = true;
+        this.inflight -= 1;
+        this.recording += 1;
+        this.loops.wake("send");
+      };
+      const work =
+        "outcome" in p
+          ? (toRecording(), recordOutcome(this.pool, this.deps, p.row, p.outcome, now))
+          : sendMessage(this.pool, this.deps, p, this.now(), toRecording);
       this.loops.track(
-        ("outcome" in p
-          ? recordOutcome(this.pool, this.deps, p.row, p.outcome, now)
-          : sendMessage(this.pool, this.deps, p, this.now())
-        ).finally(release),
+        work.finally(() => {
+          if (sent) this.recording -= 1;
+          else this.inflight -= 1;
+          this.loops.wake("send");
+        }),
       );
     }
     return rows.length;
