@@ -52,24 +52,8 @@ export async function appendForPerson(
     userId = ids.userId;
     anonymousId = ids.anonymousId;
   }
-  const at = now.toISOString();
-  const full = fullMessage(message, userId, anonymousId, at);
   const append = (client: PoolClient | Pool) =>
-    appendEvents(client, {
-      workspaceId,
-      events: [
-        {
-          messageId: message.messageId,
-          type: String(message.type),
-          userId: userId ?? null,
-          anonymousId: anonymousId ?? null,
-          event: typeof message.event === "string" ? message.event : null,
-          timestamp: at,
-          receivedAt: at,
-          message: full,
-        } as Parameters<typeof appendEvents>[1]["events"][number],
-      ],
-    });
+    appendEvents(client, { workspaceId, events: [eventOf(message, userId, anonymousId, now)] });
   const fresh = "release" in db ? await append(db) : await withTx(db, append);
   return fresh[0] ?? false;
 }
@@ -137,40 +121,38 @@ export async function appendForProfiles(
     workspaceId,
     items.map((i) => i.profileId),
   );
-  const at = now.toISOString();
-  const addressed = items.flatMap((item) => {
+  const events = items.flatMap((item) => {
     const person = ids.get(item.profileId);
-    return person ? [{ ...person, message: item.message }] : [];
+    return person ? [eventOf(item.message, person.userId, person.anonymousId, now)] : [];
   });
-  return appendEvents(tx, {
-    workspaceId,
-    events: addressed.map(({ userId, anonymousId, message }) => ({
-      messageId: message.messageId,
-      type: String(message.type),
-      userId: userId ?? null,
-      anonymousId: anonymousId ?? null,
-      event: typeof message.event === "string" ? message.event : null,
-      timestamp: at,
-      receivedAt: at,
-      message: fullMessage(message, userId, anonymousId, at),
-    })) as Parameters<typeof appendEvents>[1]["events"],
-  });
+  return appendEvents(tx, { workspaceId, events });
 }
 
-function fullMessage(
-  message: Message,
+/** The log's row for a message Waymark writes itself about a person, stamped `now`. */
+function eventOf(
+  message: Message & { messageId: string },
   userId: string | undefined,
   anonymousId: string | undefined,
-  at: string,
-): Message {
+  now: Date,
+): Parameters<typeof appendEvents>[1]["events"][number] {
+  const at = now.toISOString();
   return {
-    ...message,
-    ...(userId ? { userId } : {}),
-    ...(anonymousId ? { anonymousId } : {}),
-    context: { library: { name: "waymark", version: "internal" }, ...((message.context as object) ?? {}) },
+    messageId: message.messageId,
+    type: String(message.type),
+    userId: userId ?? null,
+    anonymousId: anonymousId ?? null,
+    event: typeof message.event === "string" ? message.event : null,
     timestamp: at,
     receivedAt: at,
-  };
+    message: {
+      ...message,
+      ...(userId ? { userId } : {}),
+      ...(anonymousId ? { anonymousId } : {}),
+      context: { library: { name: "waymark", version: "internal" }, ...((message.context as object) ?? {}) },
+      timestamp: at,
+      receivedAt: at,
+    },
+  } as Parameters<typeof appendEvents>[1]["events"][number];
 }
 
 /**
