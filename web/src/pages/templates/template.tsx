@@ -175,8 +175,10 @@ function Editor(props: {
                     v{v.version}
                     {v.version === latest ? " (latest)" : ""} ·{" "}
                     {new Date(v.createdAt).toLocaleString(undefined, {
-                      dateStyle: "medium",
-                      timeStyle: "short",
+                      month: "short",
+                      day: "numeric",
+                      hour: "numeric",
+                      minute: "2-digit",
                     })}
                   </option>
                 ))}
@@ -199,7 +201,7 @@ function Editor(props: {
       }
     >
       {viewing ? (
-        <div className="notice" role="note">
+        <div className="version-notice" role="note">
           You are looking at version {viewing}. Saving stores it as version {(latest ?? 0) + 1};{" "}
           <button type="button" className="link-button" onClick={() => props.onVersion(undefined)}>
             open the latest
