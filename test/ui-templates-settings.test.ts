@@ -349,7 +349,7 @@ describe("settings, then a template written, previewed for Ada, saved and sent t
     expect(web.errors).toEqual([]);
   });
 
-  it("edits an SMS and a webhook template, previewed for the same person with sample data", async () => {
+  it("edits SMS, webhook and push templates, previewed for the same person with sample data", async () => {
     const { page } = web;
     await web.open("/templates");
     await page.getByRole("button", { name: "New template" }).click();
@@ -408,6 +408,17 @@ describe("settings, then a template written, previewed for Ada, saved and sent t
       await receiver.close();
     }
     await web.screenshot("templates-editor-webhook");
+
+    await web.open("/templates/app-push?channel=push");
+    await page.getByLabel("Title").fill("Hi {{ profile.traits.firstName }}");
+    await page.getByRole("textbox", { name: "Body" }).fill("Your cart is waiting.");
+    await page
+      .getByRole("textbox", { name: "Data (JSON, optional)" })
+      .fill('{ "screen": "cart", "name": "{{ profile.traits.lastName }}" }');
+    await expect.poll(() => page.getByTestId("preview-title").innerText()).toBe("Hi Ada");
+    expect(await page.getByTestId("preview-body").innerText()).toBe("Your cart is waiting.");
+    await expect.poll(() => page.locator(".json").last().innerText()).toContain('"name": "Lovelace"');
+    await web.screenshot("templates-editor-push");
     expect(web.errors).toEqual([]);
   });
 });
