@@ -12,17 +12,7 @@ import {
   Time,
 } from "../../ui/components.tsx";
 import { useLoad } from "../../ui/hooks.ts";
-
-/** A message the tracking API refused, as GET /api/v1/events/rejected answers. */
-interface Rejected {
-  id: number;
-  receivedAt: string;
-  route: string;
-  reasonCode: string;
-  reason: string;
-  messageId: string | null;
-  raw: string;
-}
+import type { RejectedEvent as Rejected } from "../../../../src/ingest/index.ts";
 
 /** The raw body as JSON when it parses, else as the text received. */
 function rawBody(raw: string): { json: unknown } | { text: string } {

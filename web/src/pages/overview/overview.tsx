@@ -8,26 +8,7 @@ import { EventsChart, MessagesChart } from "./charts.tsx";
 import { GetStarted } from "./get-started.tsx";
 import "./overview.css";
 
-/** GET /api/v1/overview. */
-interface Overview {
-  generatedAt: string;
-  hours: number;
-  eventsPerMinute: { bucketSeconds: number; items: Array<{ at: string; count: number }> };
-  messagesPerHour: {
-    bucketSeconds: number;
-    items: Array<{ at: string; sent: number; skipped: number; failed: number }>;
-  };
-  today: {
-    since: string;
-    events: number;
-    messagesSent: number;
-    messagesSkipped: number;
-    messagesFailed: number;
-  };
-  liveInstances: number;
-  journeys: { draft: number; active: number; paused: number; archived: number };
-  pipelineLagSeconds: number;
-}
+import type { Overview } from "../../../../src/analytics/index.ts";
 
 /** The workspace at a glance, refreshed every 10 s; an empty workspace gets the snippets to start. */
 export default function OverviewPage() {

@@ -1,19 +1,7 @@
-/** A profile as GET /api/v1/profiles and /api/v1/profiles/:id answer. */
-export interface Profile {
-  id: string;
-  traits: Record<string, unknown>;
-  identities: Array<{ type: string; value: string }>;
-  firstSeen: string | null;
-  lastSeen: string | null;
-  lastIp: string | null;
-  location: Record<string, unknown> | null;
-  timezone: string | null;
-  device: Record<string, unknown> | null;
-  eventCount: number;
-  counts: Record<string, number>;
-  mergedFrom: Array<{ id: string; cause: string; at: string }>;
-  identityDecisions: number;
-}
+import type { Profile } from "../../../../src/profiles/index.ts";
+
+/** A profile as GET /api/v1/profiles and /api/v1/profiles/:id answer: the server's own type. */
+export type { Profile };
 
 const IDENTITY_LABELS: Record<string, string> = {
   user_id: "User ID",

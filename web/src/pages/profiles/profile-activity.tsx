@@ -2,48 +2,8 @@ import { Link } from "react-router";
 import { api, type Page as ApiPage } from "../../api.ts";
 import { Badge, Card, EmptyState, Loaded, StatusBadge, Table, Time } from "../../ui/components.tsx";
 import { useLoad } from "../../ui/hooks.ts";
-
-/** An instance as GET /api/v1/instances?profileId= lists it. */
-interface InstanceItem {
-  id: string;
-  journey: string;
-  version: number;
-  status: string;
-  currentStep: string | null;
-  dueAt: string | null;
-  enteredAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  goalReachedAt: string | null;
-}
-
-/** A message as GET /api/v1/messages lists it. */
-interface MessageItem {
-  id: string;
-  channel: string;
-  template: string;
-  journey: string | null;
-  instanceId: string | null;
-  step: string | null;
-  to: string | null;
-  subject: string | null;
-  status: string;
-  reason: string | null;
-  transactional: boolean;
-  createdAt: string;
-  sentAt: string | null;
-  openedAt: string | null;
-  clickedAt: string | null;
-}
-
-/** A choice of the person, as GET /api/v1/profiles/:id/subscriptions answers. */
-interface Subscription {
-  topic: string;
-  channel: string;
-  status: string;
-  source: string;
-  updatedAt: string;
-}
+import type { InstanceView as InstanceItem } from "../../../../src/journeys/index.ts";
+import type { MessageView as MessageItem, Subscription } from "../../../../src/messaging/index.ts";
 
 const none = <span className="muted">–</span>;
 
