@@ -2,16 +2,10 @@ import { useState, type FormEvent } from "react";
 import { api } from "../../api.ts";
 import { Card, ErrorBox, Loaded } from "../../ui/components.tsx";
 import { useAction, useLoad } from "../../ui/hooks.ts";
+import type { DeliveryPolicy } from "../../../../src/messaging/index.ts";
 
 const POLICY_CHANNELS = ["email", "sms", "push"] as const;
 type PolicyChannel = (typeof POLICY_CHANNELS)[number];
-
-/** The delivery policy as GET/PUT /api/v1/policies/delivery take it. */
-interface DeliveryPolicy {
-  caps: Array<{ channel: PolicyChannel | "*"; limit: number; per: string }>;
-  quietHours?: { start: string; end: string; mode: "delay" | "drop"; channels?: PolicyChannel[] };
-  priorities: Record<string, number>;
-}
 
 /** The form's state: numbers as typed, quiet hours kept while switched off. */
 interface Draft {

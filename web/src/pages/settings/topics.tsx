@@ -11,18 +11,10 @@ import {
   Table,
 } from "../../ui/components.tsx";
 import { useAction, useLoad } from "../../ui/hooks.ts";
+import type { Topic } from "../../../../src/messaging/index.ts";
 
 const TOPIC_CHANNELS = ["email", "sms", "push"] as const;
 type TopicChannel = (typeof TOPIC_CHANNELS)[number];
-
-/** A topic as GET /api/v1/topics answers it. */
-interface Topic {
-  key: string;
-  name: string;
-  channels: TopicChannel[];
-  default: "opt_in" | "opt_out";
-  updatedAt: string;
-}
 
 const EMPTY = {
   key: "",

@@ -1,6 +1,8 @@
 // A template as the editor holds it, and the conversions to and from what the API takes
 // (PUT /api/v1/templates/:key and POST /api/v1/templates/preview, schema in src/messaging/core/render.ts).
 
+import type { TemplateContent } from "../../../../src/messaging/index.ts";
+
 export const TEMPLATE_CHANNELS = ["email", "sms", "push", "webhook"] as const;
 export type TemplateChannel = (typeof TEMPLATE_CHANNELS)[number];
 
@@ -9,12 +11,8 @@ export const TEMPLATE_KEY_PATTERN = "[a-z0-9][a-z0-9_\\-]{0,99}";
 export const TEMPLATE_KEY_HINT =
   "lower-case letters, digits, _ and -, starting with a letter or digit (welcome-email)";
 
-/** A template's content as the API takes and answers it. */
-export type TemplateContent =
-  | { channel: "email"; subject: string; html?: string; mjml?: string; text?: string }
-  | { channel: "sms"; body: string }
-  | { channel: "push"; title: string; body: string; data?: Record<string, unknown> }
-  | { channel: "webhook"; body: Record<string, unknown> };
+/** A template's content as the API takes and answers it: the server's own type. */
+export type { TemplateContent };
 
 /** The editor's fields: JSON parts as the text being typed, an email's markup in one of two formats. */
 export type Draft =

@@ -5,22 +5,7 @@ import { Card, CopyButton, ErrorBox, StatusBadge, Time } from "../../ui/componen
 import { useAction, useLoad } from "../../ui/hooks.ts";
 import type { TemplateChannel } from "./draft.ts";
 import type { PickedProfile } from "./profile-picker.tsx";
-
-/** A message as GET /api/v1/messages/:id answers. */
-interface Message {
-  id: string;
-  profileId: string | null;
-  channel: string;
-  template: string;
-  templateVersion: number | null;
-  to: string | null;
-  subject: string | null;
-  status: string;
-  reason: string | null;
-  attempts: number;
-  createdAt: string;
-  sentAt: string | null;
-}
+import type { MessageView as Message } from "../../../../src/messaging/index.ts";
 
 /** Follows a queued message until it is sent, skipped, failed or bounced. */
 function MessageOutcome(props: { id: string; profile: PickedProfile }) {

@@ -14,22 +14,15 @@ import {
   type Draft,
   type FieldProblem,
   type TemplateChannel,
-  type TemplateContent,
 } from "./draft.ts";
 import { PreviewView, ProblemBox, usePreview } from "./preview.tsx";
 import { ProfilePicker, rememberedProfile, type PickedProfile } from "./profile-picker.tsx";
 import { SendTest } from "./send-test.tsx";
 import "./templates.css";
+import type { describeTemplate } from "../../../../src/messaging/index.ts";
 
 /** A template version as GET /api/v1/templates/:key answers. */
-interface TemplateDetail {
-  key: string;
-  channel: TemplateChannel;
-  version: number;
-  content: TemplateContent;
-  createdAt: string;
-  versions: Array<{ version: number; createdAt: string }>;
-}
+type TemplateDetail = Awaited<ReturnType<typeof describeTemplate>>;
 
 /** Parses the optional sample JSON typed under the preview (`event`, `data`). */
 function sampleOf(

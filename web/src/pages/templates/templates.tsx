@@ -11,15 +11,7 @@ import {
   type TemplateChannel,
 } from "./draft.ts";
 import "./templates.css";
-
-/** A template as GET /api/v1/templates lists it. */
-interface TemplateSummary {
-  key: string;
-  channel: TemplateChannel;
-  latestVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
+import type { TemplateSummary } from "../../../../src/messaging/index.ts";
 
 const CHANNEL_ABOUT: Record<TemplateChannel, string> = {
   email: "Subject, HTML or MJML, and a text part",
