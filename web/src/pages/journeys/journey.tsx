@@ -14,20 +14,14 @@ import {
   formatNumber,
 } from "../../ui/components.tsx";
 import { useLoad } from "../../ui/hooks.ts";
-import { journeyDefinitionSchema } from "./core.ts";
+import { normalized } from "./core.ts";
 import { JourneyMap } from "./map/journey-map.tsx";
 import { StepPanel } from "./step-panel.tsx";
-import type { Definition, JourneyDetail, JourneyStats } from "./types.ts";
+import type { JourneyDetail, JourneyStats } from "./types.ts";
 import "./journeys.css";
 
 // The editor (forms, the validator with its template engine) loads only when editing starts.
 const JourneyEditor = lazy(() => import("./editor/editor.tsx"));
-
-/** The definition as published would store it: parsed, defaults applied (as is when it does not parse). */
-export function normalized(def: Definition): Definition {
-  const parsed = journeyDefinitionSchema.safeParse(def);
-  return parsed.success ? (parsed.data as unknown as Definition) : def;
-}
 
 /** A journey: its map with live numbers (click a step for its people), and the editor on the same map. */
 export default function JourneyPage() {
@@ -78,7 +72,9 @@ export default function JourneyPage() {
         ) : undefined
       }
       actions={
-        data && !editing ? (
+        data && editing ? (
+          <StatusActions journey={data} onChanged={journey.reload} />
+        ) : data ? (
           <>
             <Link className="btn btn-ghost" to="/journeys">
               All journeys

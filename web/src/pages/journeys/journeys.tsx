@@ -1,6 +1,6 @@
 import { useRef, useState } from "react";
 import { Link, useNavigate } from "react-router";
-import { api, ApiError } from "../../api.ts";
+import { api } from "../../api.ts";
 import {
   Ago,
   Card,
@@ -125,14 +125,8 @@ function NewJourneyButton(props: { primary?: boolean }) {
     setError(undefined);
     try {
       // A draft is saved with PUT, which would replace an existing journey's draft: refuse a taken key.
-      const taken = await api(`/api/v1/journeys/${encodeURIComponent(effectiveKey)}`).then(
-        () => true,
-        (e: unknown) => {
-          if (e instanceof ApiError && e.status === 404) return false;
-          throw e;
-        },
-      );
-      if (taken)
+      const { items } = await api<{ items: JourneySummary[] }>("/api/v1/journeys");
+      if (items.some((j) => j.key === effectiveKey))
         throw new Error(`a journey with the key "${effectiveKey}" exists already; choose another key`);
       await api(`/api/v1/journeys/${encodeURIComponent(effectiveKey)}`, {
         method: "PUT",

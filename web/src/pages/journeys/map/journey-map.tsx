@@ -7,6 +7,8 @@ import {
   Position,
   ReactFlow,
   getSmoothStepPath,
+  useReactFlow,
+  useUpdateNodeInternals,
   useStore,
   type Connection,
   type Edge,
@@ -63,8 +65,18 @@ interface NodeData extends Record<string, unknown> {
 }
 type FlowNode = Node<NodeData>;
 
-const StepNode = memo(function StepNode({ data, selected }: NodeProps<FlowNode>) {
+const StepNode = memo(function StepNode({ id, data, selected }: NodeProps<FlowNode>) {
   const { node, stats, problems, visited, current, editable } = data;
+  // The box keeps its size when its ways out change (a branch renamed, a case added): xyflow has to be
+  // told to measure the handles again, or edges from a new handle are not drawn.
+  const updateInternals = useUpdateNodeInternals();
+  const outputs = node.outputs.join("\u0000");
+  const measured = useRef(outputs);
+  useEffect(() => {
+    if (measured.current === outputs) return;
+    measured.current = outputs;
+    updateInternals(id);
+  }, [id, outputs, updateInternals]);
   const classes = [
     "jnode",
     `jnode-${node.kind}`,
@@ -240,6 +252,33 @@ function firstView(graph: MapGraph, layout: Layout, box: HTMLElement | null) {
 }
 
 /**
+ * After the map is laid out again (a step added, removed or connected), keeps it in view: the whole
+ * map when it is readable so, else the selected step.
+ */
+function FollowLayout(props: {
+  graph: MapGraph;
+  layout: Layout;
+  selected: string | null | undefined;
+  box: HTMLElement | null;
+}) {
+  const flow = useReactFlow();
+  const seen = useRef(props.layout);
+  const { graph, layout, selected, box } = props;
+  useEffect(() => {
+    if (seen.current === layout) return;
+    seen.current = layout;
+    requestAnimationFrame(() => {
+      if (firstView(graph, layout, box) === "fit") void flow.fitView({ padding: 0.12, maxZoom: 1 });
+      else if (selected) {
+        const at = layout.positions.get(selected);
+        if (at) void flow.setCenter(at.x + 120, at.y + 56, { zoom: flow.getZoom() });
+      }
+    });
+  }, [flow, graph, layout, selected, box]);
+  return null;
+}
+
+/**
  * A journey as a map (xyflow, laid out by ELK in one call per structure): each step a box with its
  * live numbers, each way out a labelled arrow. Read-only, or editable (drag a way out onto a step).
  */
@@ -320,7 +359,7 @@ export function JourneyMap(props: JourneyMapProps) {
           target: e.to,
           sourceHandle: e.from === TRIGGER_ID ? "start" : e.label,
           label: e.label && e.label !== "next" ? e.label : undefined,
-          ariaLabel: `${e.from === TRIGGER_ID ? "trigger" : e.from} to ${e.to === END_ID ? "the end" : e.to}${e.label ? ` (${e.label})` : ""}`,
+          ariaLabel: `${e.from === TRIGGER_ID ? "trigger" : e.from} to ${e.to === END_ID ? "the end" : e.to}${e.label && e.label !== "next" ? ` (${e.label})` : ""}${taken ? ", taken" : ""}`,
           className: taken ? "is-taken" : path ? "is-not-taken" : "",
           // A marker scales with the stroke: the thicker taken edge gets a smaller one.
           markerEnd: taken
@@ -373,6 +412,7 @@ export function JourneyMap(props: JourneyMapProps) {
           <Background gap={24} size={1} />
           <Controls showInteractive={false} />
           <RenderedMark started={started.current} />
+          <FollowLayout graph={graph} layout={laidOut} selected={selected} box={box.current} />
         </ReactFlow>
       )}
     </div>

@@ -5,7 +5,7 @@ import type { MapGraph } from "./model.ts";
 /** Box sizes on the map, by node kind (ELK needs them before anything is drawn). */
 export const NODE_SIZE = {
   step: { width: 240, height: 112 },
-  trigger: { width: 240, height: 84 },
+  trigger: { width: 240, height: 96 },
   end: { width: 96, height: 36 },
 } as const;
 
