@@ -59,6 +59,8 @@ export interface InstanceFilter {
   /** A journey's key. */
   journey?: string | undefined;
   status?: string | undefined;
+  /** Instances at this step: waiting there now, or ended there. */
+  step?: string | undefined;
   /** The person known by this userId. */
   userId?: string | undefined;
   /** The person whose profile this is: a merged-away id stands for the person it was merged into. */
@@ -101,6 +103,7 @@ export async function listInstances(
        AND ($5::text IS NULL OR i.profile_id IN (SELECT id FROM user_person))
        AND ($6::uuid IS NULL OR (i.entered_at, i.id) < (SELECT entered_at, id FROM journey_instances
                                                         WHERE workspace_id = $1 AND id = $6))
+       AND ($8::text IS NULL OR i.step = $8)
      ORDER BY i.entered_at DESC, i.id DESC LIMIT $7`,
     [
       workspaceId,
@@ -110,6 +113,7 @@ export async function listInstances(
       filter.userId ?? null,
       filter.cursor ?? null,
       filter.limit + 1,
+      filter.step ?? null,
     ],
   );
   const items = rows.slice(0, filter.limit).map(view);

@@ -240,6 +240,10 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
         params: keyParams,
         querystring: z.object({
           ...page,
+          step: z
+            .string()
+            .optional()
+            .describe("only instances at this step: waiting there now, or ended there"),
           userId: z.string().optional(),
           profileId: z.string().optional(),
         }),

@@ -33,8 +33,7 @@ export function StepPanel(props: {
       </Card>
     );
   }
-  // Older servers ignore the step filter: keep only this step's people either way.
-  const items = (instances.data?.items ?? []).filter((i) => isTrigger || i.currentStep === step);
+  const items = instances.data?.items ?? [];
   const ended = Object.entries(stats?.ended ?? {});
   return (
     <Card
