@@ -76,13 +76,7 @@ export default function JourneysPage() {
                       )}
                     </td>
                     <td className="num" data-testid={`active-${j.key}`}>
-                      {j.activeInstances === undefined ? (
-                        <span className="muted" title="this server does not report live counts">
-                          –
-                        </span>
-                      ) : (
-                        formatNumber(j.activeInstances)
-                      )}
+                      {formatNumber(j.activeInstances)}
                     </td>
                     <td>
                       <Ago value={j.draftUpdatedAt} />

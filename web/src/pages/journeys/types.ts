@@ -1,84 +1,40 @@
-// The journey API's answers as the pages read them (see src/server/routes/journeys.ts).
+// The journey API's answers, typed by the server's own functions (type-only imports, erased from the
+// bundle), so the pages cannot drift from what src/server/routes/journeys.ts sends.
+import type {
+  InstanceView,
+  JourneyListItem,
+  getInstance,
+  getJourney,
+  journeyStats,
+} from "../../../../src/journeys/index.ts";
 
-export type JourneyStatus = "draft" | "active" | "paused" | "archived";
+export type { Violation } from "../../../../src/journeys/index.ts";
 
 /** GET /api/v1/journeys items. */
-export interface JourneySummary {
-  key: string;
-  name: string;
-  status: JourneyStatus;
-  publishedVersion: number | null;
-  draftUpdatedAt: string;
-  updatedAt: string;
-  /** Instances running now; absent from servers older than the web app. */
-  activeInstances?: number;
-}
+export type JourneySummary = JourneyListItem;
+export type JourneyStatus = JourneySummary["status"];
 
-/** A definition as stored: the draft is whatever was saved, versions are parsed definitions. */
+/**
+ * A definition as the pages handle it: a draft is whatever was saved (it may break every rule), so
+ * the map and the editor read it field by field.
+ */
 export type Definition = Record<string, unknown> & { steps?: unknown };
 
-export interface Violation {
-  path: string;
-  message: string;
-}
+type Detail = Awaited<ReturnType<typeof getJourney>>;
 
-/** GET /api/v1/journeys/:key */
-export interface JourneyDetail extends JourneySummary {
+/** GET /api/v1/journeys/:key: the draft, its violations and every published version. */
+export type JourneyDetail = Omit<Detail, "draft" | "versions"> & {
   draft: Definition;
-  violations: Violation[];
-  versions: Array<{ version: number; publishedAt: string; definition: Definition }>;
-}
+  versions: Array<Omit<Detail["versions"][number], "definition"> & { definition: Definition }>;
+};
 
-/** One step's numbers in GET /api/v1/journeys/:key/stats. */
-export interface StepStats {
-  step: string;
-  entered: number;
-  waiting: number;
-  completed: number;
-  ended: Record<string, number>;
-}
+/** GET /api/v1/journeys/:key/stats */
+export type JourneyStats = Awaited<ReturnType<typeof journeyStats>>;
+/** One step's numbers. */
+export type StepStats = JourneyStats["steps"][number];
 
-export interface JourneyStats {
-  journey: string;
-  totals: {
-    entered: number;
-    active: number;
-    completed: number;
-    exited: number;
-    heldOut: number;
-    goalReached: number;
-  };
-  exitReasons: Record<string, number>;
-  steps: StepStats[];
-}
-
-export type InstanceStatus = "active" | "completed" | "exited" | "held_out";
-
-export interface Instance {
-  id: string;
-  journey: string;
-  version: number;
-  profileId: string;
-  key: string | null;
-  status: InstanceStatus;
-  currentStep: string | null;
-  dueAt: string | null;
-  enteredAt: string;
-  endedAt: string | null;
-  endReason: string | null;
-  goalReachedAt: string | null;
-  context: Record<string, unknown>;
-}
-
-export interface TimelineEntry {
-  at: string;
-  kind: string;
-  step: string | null;
-  reason: string;
-  data: Record<string, unknown> | null;
-}
-
+/** GET /api/v1/journeys/:key/instances items. */
+export type Instance = InstanceView;
 /** GET /api/v1/instances/:id */
-export interface InstanceDetail extends Instance {
-  timeline: TimelineEntry[];
-}
+export type InstanceDetail = Awaited<ReturnType<typeof getInstance>>;
+export type TimelineEntry = InstanceDetail["timeline"][number];
