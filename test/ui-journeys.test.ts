@@ -112,6 +112,19 @@ describe("a marketer builds a journey on the map, publishes it and follows peopl
     await page.getByRole("img", { name: "hold to done (timeout)" }).waitFor(ATTACHED);
     await page.getByRole("img", { name: "hold to notify (paid)" }).waitFor(ATTACHED);
     await page.getByRole("img", { name: "notify to done" }).waitFor(ATTACHED);
+    // A step added after the exit is unreachable, which the validator says; deleting it clears that.
+    await page.getByLabel("New step").selectOption({ label: "Split" });
+    await page.getByRole("button", { name: "Add step" }).click();
+    await expect
+      .poll(() => problems.innerText())
+      .toContain('step "split" is unreachable from the first step');
+    await page.getByRole("form", { name: "Step split" }).getByRole("button", { name: "Delete step" }).click();
+    await page
+      .getByRole("dialog", { name: "Delete step “split”?" })
+      .getByRole("button", { name: "Delete" })
+      .click();
+    await page.getByText("No problems: the draft can be published.").waitFor();
+    expect(await page.getByRole("button", { name: "split (split)" }).count()).toBe(0);
     // The form shows the connection too.
     await page.getByRole("button", { name: "Wait for payment (hold until)" }).click();
     form = page.getByRole("form", { name: "Step hold" });
@@ -170,7 +183,9 @@ describe("a marketer builds a journey on the map, publishes it and follows peopl
 
   it("shows who is at a step, and one person's timeline and path", async () => {
     const { page } = web;
-    await page.getByRole("button", { name: "Wait for payment (hold until)" }).click();
+    // A step opens from the keyboard too.
+    await page.getByRole("button", { name: "Wait for payment (hold until)" }).focus();
+    await page.keyboard.press("Enter");
     const waiting = page.getByRole("list", { name: "People at Wait for payment" });
     await expect.poll(() => waiting.getByRole("listitem").count(), LONG).toBe(1);
     expect(await waiting.innerText()).toContain("active");
