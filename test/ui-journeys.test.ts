@@ -51,6 +51,15 @@ describe("a marketer builds a journey on the map, publishes it and follows peopl
     const text = await page.locator("main").innerText();
     expect(text).toContain("npx waymark journeys apply -f welcome.yaml");
     await web.screenshot("journeys-list-empty");
+
+    // A deep link to a journey that does not exist says so, with the way back.
+    await web.open("/journeys/no-such-journey");
+    await page.getByRole("heading", { name: "There is no journey “no-such-journey”" }).waitFor();
+    await page.getByRole("link", { name: "All journeys" }).click();
+    await page.getByRole("heading", { name: "No journeys yet" }).waitFor();
+    // The refused GET is the one browser error this is expected to log.
+    expect(web.errors).toEqual([expect.stringContaining("404")]);
+    web.errors.length = 0;
   });
 
   it("creates a draft and builds trigger → hold until (event or timeout) → webhook → exit in the editor", async () => {

@@ -1,11 +1,12 @@
 import { useMemo } from "react";
 import { Link, useParams } from "react-router";
-import { api } from "../../api.ts";
+import { api, ApiError } from "../../api.ts";
 import {
   Ago,
   Badge,
   Card,
   ConfirmButton,
+  EmptyState,
   JsonView,
   Loaded,
   Loading,
@@ -111,15 +112,30 @@ export default function InstancePage() {
         ) : undefined
       }
     >
-      <Loaded state={instance}>
-        {(data) => (
-          <InstanceBody
-            instance={data}
-            definition={journey.data?.versions.find((v) => v.version === data.version)?.definition}
-            loadingJourney={journey.data === undefined && !journey.error}
-          />
-        )}
-      </Loaded>
+      {instance.error instanceof ApiError && instance.error.status === 404 ? (
+        <Card>
+          <EmptyState
+            title="There is no such instance"
+            action={
+              <Link className="btn" to="/journeys">
+                Journeys
+              </Link>
+            }
+          >
+            <p>An instance is one person in one journey: open one from a step on a journey’s map.</p>
+          </EmptyState>
+        </Card>
+      ) : (
+        <Loaded state={instance}>
+          {(data) => (
+            <InstanceBody
+              instance={data}
+              definition={journey.data?.versions.find((v) => v.version === data.version)?.definition}
+              loadingJourney={journey.data === undefined && !journey.error}
+            />
+          )}
+        </Loaded>
+      )}
     </Page>
   );
 }

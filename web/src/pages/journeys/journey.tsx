@@ -1,10 +1,11 @@
 import { lazy, Suspense, useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { api } from "../../api.ts";
+import { api, ApiError } from "../../api.ts";
 import {
   Ago,
   Badge,
   Card,
+  EmptyState,
   ErrorBox,
   Loaded,
   Loading,
@@ -91,26 +92,46 @@ export default function JourneyPage() {
         ) : undefined
       }
     >
-      <Loaded state={journey}>
-        {(j) =>
-          editing ? (
-            <Suspense fallback={<Loading label="Opening the editor…" />}>
-              <JourneyEditor
+      {journey.error instanceof ApiError && journey.error.status === 404 ? (
+        <Card>
+          <EmptyState
+            title={`There is no journey “${key}”`}
+            action={
+              <Link className="btn" to="/journeys">
+                All journeys
+              </Link>
+            }
+          >
+            <p>Its key may be spelled differently: the list has every journey of this workspace.</p>
+          </EmptyState>
+        </Card>
+      ) : (
+        <Loaded state={journey}>
+          {(j) =>
+            editing ? (
+              <Suspense fallback={<Loading label="Opening the editor…" />}>
+                <JourneyEditor
+                  journey={j}
+                  selected={selected}
+                  onSelect={select}
+                  onSaved={journey.reload}
+                  onClose={() => {
+                    journey.reload();
+                    setEditing(false);
+                  }}
+                />
+              </Suspense>
+            ) : (
+              <JourneyView
                 journey={j}
                 selected={selected}
                 onSelect={select}
-                onSaved={journey.reload}
-                onClose={() => {
-                  journey.reload();
-                  setEditing(false);
-                }}
+                onEdit={() => setEditing(true)}
               />
-            </Suspense>
-          ) : (
-            <JourneyView journey={j} selected={selected} onSelect={select} onEdit={() => setEditing(true)} />
-          )
-        }
-      </Loaded>
+            )
+          }
+        </Loaded>
+      )}
     </Page>
   );
 }
