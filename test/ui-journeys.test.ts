@@ -83,7 +83,7 @@ describe("a marketer builds a journey on the map, publishes it and follows peopl
     form = page.getByRole("form", { name: "Step hold" });
     await form.getByLabel("Name").fill("Wait for payment");
     const branch = form.getByRole("group", { name: "Event 1" });
-    await branch.getByLabel("Id").fill("paid");
+    await branch.getByLabel("ID").fill("paid");
     await branch.getByLabel("Event", { exact: true }).fill("Order Paid");
     await form.getByLabel("Timeout", { exact: true }).fill("1h");
     await page.getByRole("button", { name: "Wait for payment (hold until)" }).waitFor();
@@ -95,13 +95,13 @@ describe("a marketer builds a journey on the map, publishes it and follows peopl
     await form.getByLabel("Step id").fill("notify");
     await form.getByLabel("Step id").press("Enter");
     form = page.getByRole("form", { name: "Step notify" });
-    await form.getByLabel("Url").fill("not a url");
+    await form.getByLabel("URL").fill("not a url");
     const problems = page.getByRole("list", { name: "Problems", exact: true });
     await expect.poll(() => problems.innerText()).toContain("must be an http:// or https:// URL");
     await expect
       .poll(() => page.getByRole("button", { name: "notify (webhook)" }).innerText())
       .toContain("1 problem");
-    await form.getByLabel("Url").fill(`${receiver.url}/paid`);
+    await form.getByLabel("URL").fill(`${receiver.url}/paid`);
     await form.getByLabel(/^Body/).fill('{ "order": "{{ event.properties.order_id }}" }');
     await page.getByText("No problems: the draft can be published.").waitFor();
 

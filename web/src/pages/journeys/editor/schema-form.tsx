@@ -32,12 +32,17 @@ export interface FormContext {
 type Raw = Record<string, unknown>;
 const isObject = (v: unknown): v is Raw => typeof v === "object" && v !== null && !Array.isArray(v);
 
-/** "onTimeout" → "On timeout", "hold_until" → "Hold until". */
+const ACRONYMS: Record<string, string> = { url: "URL", api: "API", id: "ID" };
+
+/** "onTimeout" → "On timeout", "hold_until" → "Hold until", "url" → "URL". */
 export function humanize(name: string): string {
   const words = name
     .replace(/_/g, " ")
     .replace(/([a-z])([A-Z])/g, "$1 $2")
-    .toLowerCase();
+    .toLowerCase()
+    .split(" ")
+    .map((w) => ACRONYMS[w] ?? w)
+    .join(" ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
 
