@@ -55,7 +55,7 @@ async function readProfiles(db: Queryable, workspaceId: string, ids: string[]): 
   const { rows } = await db.query({
     name: one ? "profiles.read-one" : "profiles.read",
     text: `WITH live AS (
-       SELECT DISTINCT coalesce(merged_into, id) AS id FROM profiles
+       SELECT ${one ? "" : "DISTINCT "}coalesce(merged_into, id) AS id FROM profiles
        WHERE workspace_id = $1 AND ${one ? "id = $2::uuid" : "id = ANY($2::uuid[])"})
      SELECT p.*,
        coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
@@ -65,9 +65,11 @@ async function readProfiles(db: Queryable, workspaceId: string, ids: string[]): 
                  WHERE m.workspace_id = p.workspace_id AND q.merged_into = p.id), '[]') AS merges,
        (SELECT count(*) FROM identity_decisions d
         WHERE d.workspace_id = p.workspace_id
-          AND (d.profile_id IN (SELECT x.id FROM profiles x WHERE x.workspace_id = p.workspace_id AND (x.id = p.id OR x.merged_into = p.id))
-            OR d.other_profile_id IN (SELECT x.id FROM profiles x WHERE x.workspace_id = p.workspace_id AND (x.id = p.id OR x.merged_into = p.id))))::int AS decisions
+          AND (d.profile_id = ANY(person.ids) OR d.other_profile_id = ANY(person.ids)))::int AS decisions
      FROM live JOIN profiles p ON p.workspace_id = $1 AND p.id = live.id
+     -- The person: this profile and every profile merged into it, found once.
+     CROSS JOIN LATERAL (SELECT array_agg(x.id) AS ids FROM profiles x
+                         WHERE x.workspace_id = p.workspace_id AND (x.id = p.id OR x.merged_into = p.id)) AS person
      ORDER BY p.id`,
     values: [workspaceId, one ? ids[0] : ids],
   });
