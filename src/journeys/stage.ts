@@ -169,11 +169,16 @@ async function loadHistory(
       held: boolean;
       last_ended: Date | null;
     }>(
-      `SELECT i.journey_key, i.profile_id, i.key, count(*) AS n, bool_or(i.status = 'held_out') AS held,
+      // A lateral lookup per pair, so each is one probe of journey_instances_profile_idx: as a join,
+      // the planner could not know how few pairs there are and hashed the workspace's instances
+      // (the busiest statement of the event-to-email benchmark).
+      `SELECT x.j AS journey_key, x.p AS profile_id, i.key, count(*) AS n, bool_or(i.status = 'held_out') AS held,
               max(i.ended_at) AS last_ended
-       FROM journey_instances i JOIN unnest($2::text[], $3::uuid[]) AS x(j, p)
-         ON i.journey_key = x.j AND i.profile_id = x.p
-       WHERE i.workspace_id = $1 GROUP BY 1, 2, 3`,
+       FROM unnest($2::text[], $3::uuid[]) AS x(j, p)
+       CROSS JOIN LATERAL (
+         SELECT key, status, ended_at FROM journey_instances
+         WHERE workspace_id = $1 AND profile_id = x.p AND journey_key = x.j) AS i
+       GROUP BY 1, 2, 3`,
       [workspaceId, list.map((x) => x[0]), list.map((x) => x[1])],
     );
     for (const r of rows) {
