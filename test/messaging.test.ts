@@ -3,12 +3,9 @@ import { eventually, instancesOf, post, publish } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { startTestServer } from "./support/server.ts";
 import { startSmtpServer } from "./support/smtp.ts";
+import { jsonBody } from "./support/responses.ts";
 
 const MIN = 60_000;
-const json = (body: unknown) => ({
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 
 interface MessageBody {
   id: string;
@@ -27,7 +24,7 @@ async function setup(
   const server = await startTestServer({ pipeline: true, now: () => state.clock, ...options });
   const channel = await server.admin("/api/v1/channels/email", {
     method: "PUT",
-    ...json({
+    ...jsonBody({
       provider: "smtp",
       host: smtp.host,
       port: smtp.port,
@@ -48,7 +45,7 @@ async function setup(
       expect(res.status).toBe(200);
     },
     async template(key: string, content: Record<string, unknown>) {
-      const res = await server.admin(`/api/v1/templates/${key}`, { method: "PUT", ...json(content) });
+      const res = await server.admin(`/api/v1/templates/${key}`, { method: "PUT", ...jsonBody(content) });
       expect(res.status, await res.clone().text()).toBe(200);
     },
     async messages(query = ""): Promise<MessageBody[]> {
@@ -83,7 +80,7 @@ describe("a cart reminder email", () => {
     });
     const topic = await t.server.admin("/api/v1/topics/promotions", {
       method: "PUT",
-      ...json({ name: "Promotions", channels: ["email"], default: "opt_out" }),
+      ...jsonBody({ name: "Promotions", channels: ["email"], default: "opt_out" }),
     });
     expect(topic.status).toBe(200);
     await publish(t.server, {
@@ -254,7 +251,7 @@ describe("caps and quiet hours", () => {
     await t.template("promo", { channel: "email", subject: "Deal {{ data.n }}", html: "<p>Deal</p>" });
     const policy = await t.server.admin("/api/v1/policies/delivery", {
       method: "PUT",
-      ...json({
+      ...jsonBody({
         caps: [{ channel: "email", limit: 2, per: "1d" }],
         quietHours: { start: "21:00", end: "08:00", mode: "delay" },
       }),
@@ -319,7 +316,7 @@ describe("two journeys competing for the last slot of a cap", () => {
     await t.template("weekly-deal", { channel: "email", subject: "Weekly deal", html: "<p>Deal</p>" });
     const policy = await t.server.admin("/api/v1/policies/delivery", {
       method: "PUT",
-      ...json({ caps: [{ channel: "email", limit: 1, per: "1d" }], priorities: { vip: 10, weekly: 1 } }),
+      ...jsonBody({ caps: [{ channel: "email", limit: 1, per: "1d" }], priorities: { vip: 10, weekly: 1 } }),
     });
     expect(policy.status, await policy.clone().text()).toBe(200);
     for (const [key, template, event] of [

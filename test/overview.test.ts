@@ -2,35 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createWorkspace } from "../src/workspaces/index.ts";
 import { eventually, post, publish } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
-import { json } from "./support/responses.ts";
+import type { Overview } from "../src/analytics/index.ts";
+import { json, jsonBody } from "./support/responses.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
-
-/** GET /api/v1/overview as the UI reads it. */
-interface Overview {
-  generatedAt: string;
-  hours: number;
-  eventsPerMinute: { bucketSeconds: number; items: Array<{ at: string; count: number }> };
-  messagesPerHour: {
-    bucketSeconds: number;
-    items: Array<{ at: string; sent: number; skipped: number; failed: number }>;
-  };
-  today: {
-    since: string;
-    events: number;
-    messagesSent: number;
-    messagesSkipped: number;
-    messagesFailed: number;
-  };
-  liveInstances: number;
-  journeys: { draft: number; active: number; paused: number; archived: number };
-  pipelineLagSeconds: number;
-}
-
-const jsonBody = (body: unknown) => ({
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
 
 /** The buckets that are not empty. */
 const nonZero = <T extends { at: string }>(items: T[]) =>

@@ -7,11 +7,7 @@ import { drained } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
 import { openWeb, type WebSession } from "./support/web.ts";
-
-const json = (body: unknown) => ({
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
+import { jsonBody } from "./support/responses.ts";
 
 /** Sends calls with the real Segment SDK pointed at the test server, and waits until it has flushed. */
 async function viaSegment(server: TestServer, send: (analytics: Analytics) => void): Promise<void> {
@@ -186,7 +182,7 @@ describe("the overview, from a new workspace to a busy one", () => {
     const { page } = web;
     const channel = await server.admin("/api/v1/channels/email", {
       method: "PUT",
-      ...json({
+      ...jsonBody({
         provider: "smtp",
         host: smtp.host,
         port: smtp.port,
@@ -203,12 +199,12 @@ describe("the overview, from a new workspace to a busy one", () => {
     });
     const topic = await server.admin("/api/v1/topics/newsletter", {
       method: "PUT",
-      ...json({ name: "Newsletter", channels: ["email"], default: "opt_out" }),
+      ...jsonBody({ name: "Newsletter", channels: ["email"], default: "opt_out" }),
     });
     expect(topic.status).toBe(200);
     const template = await server.admin("/api/v1/templates/news", {
       method: "PUT",
-      ...json({ channel: "email", subject: "News", html: "<p>Hello</p>" }),
+      ...jsonBody({ channel: "email", subject: "News", html: "<p>Hello</p>" }),
     });
     expect(template.status).toBe(200);
 
@@ -224,7 +220,7 @@ describe("the overview, from a new workspace to a busy one", () => {
     const bo = ((await optOut.json()) as { items: Array<{ id: string }> }).items[0]!;
     await server.admin(`/api/v1/profiles/${bo.id}/subscriptions`, {
       method: "PUT",
-      ...json([{ topic: "newsletter", channel: "email", status: "unsubscribed" }]),
+      ...jsonBody([{ topic: "newsletter", channel: "email", status: "unsubscribed" }]),
     });
     for (const userId of ["ada", "bo"])
       expect(

@@ -6,11 +6,7 @@ import { eventually, post, publish } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { openWeb, type WebSession } from "./support/web.ts";
-
-const json = (body: unknown) => ({
-  headers: { "content-type": "application/json" },
-  body: JSON.stringify(body),
-});
+import { jsonBody } from "./support/responses.ts";
 
 /** Sends calls with the real Segment SDK pointed at the test server, and waits until it has flushed. */
 async function viaSegment(server: TestServer, send: (analytics: Analytics) => void): Promise<void> {
@@ -63,17 +59,17 @@ describe("a support agent looks Ada up, exports her data and erases her", () => 
     // Her choices and a message to her, so those tabs have something to show.
     const topic = await server.admin("/api/v1/topics/newsletter", {
       method: "PUT",
-      ...json({ name: "Newsletter", channels: ["email"], default: "opt_in" }),
+      ...jsonBody({ name: "Newsletter", channels: ["email"], default: "opt_in" }),
     });
     expect(topic.status).toBe(200);
     const choice = await server.admin(`/api/v1/profiles/${adaId}/subscriptions`, {
       method: "PUT",
-      ...json([{ topic: "newsletter", channel: "email", status: "unsubscribed" }]),
+      ...jsonBody([{ topic: "newsletter", channel: "email", status: "unsubscribed" }]),
     });
     expect(choice.status).toBe(200);
     const template = await server.admin("/api/v1/templates/receipt", {
       method: "PUT",
-      ...json({ channel: "email", subject: "Your receipt", html: "<p>Thanks</p>" }),
+      ...jsonBody({ channel: "email", subject: "Your receipt", html: "<p>Thanks</p>" }),
     });
     expect(template.status).toBe(200);
     expect(

@@ -7,3 +7,8 @@ export async function json<T>(res: Response | Promise<Response>, status = 200): 
   expect(r.status, body).toBe(status);
   return JSON.parse(body) as T;
 }
+
+/** Request options for a JSON body: spread into fetch's init (`{ method: "PUT", ...jsonBody(x) }`). */
+export function jsonBody(body: unknown): { headers: Record<string, string>; body: string } {
+  return { headers: { "content-type": "application/json" }, body: JSON.stringify(body) };
+}
