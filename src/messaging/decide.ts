@@ -100,13 +100,13 @@ export async function consentInputsFor(
   const suppressions = new Map<string, string>();
   if (addressed.length > 0) {
     const { rows } = await db.query<{ channel: string; address_hash: string; reason: string }>(
-      `SELECT s.channel, s.address_hash, s.reason FROM message_suppressions s
-       JOIN unnest($2::text[], $3::text[]) AS q(channel, address_hash)
-         ON s.channel = q.channel AND s.address_hash = q.address_hash
-       WHERE s.workspace_id = $1`,
+      // Array conditions on the primary key's columns: an index scan, where a join with the pairs
+      // could hash the workspace's whole list. Pairs not asked for are never looked up below.
+      `SELECT channel, address_hash, reason FROM message_suppressions
+       WHERE workspace_id = $1 AND channel = ANY($2::text[]) AND address_hash = ANY($3::text[])`,
       [
         workspaceId,
-        addressed.map((q) => q.channel),
+        [...new Set(addressed.map((q) => q.channel))],
         addressed.map((q) => addressHash(q.channel, q.address!)),
       ],
     );

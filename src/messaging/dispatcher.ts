@@ -164,13 +164,22 @@ export async function prepareMessages(
 
 /** The people's traits, by the profile ids the messages carry. */
 async function traitsOf(pool: Pool, rows: MessageRow[]): Promise<Map<string, Record<string, unknown>>> {
-  const ids = [...new Set(rows.map((r) => r.profile_id).filter((id): id is string => !!id))];
-  if (ids.length === 0) return new Map();
-  const { rows: found } = await pool.query<{ id: string; traits: Record<string, unknown> }>(
-    "SELECT id, traits FROM profiles WHERE id = ANY($1::uuid[])",
-    [ids],
-  );
-  return new Map(found.map((r) => [r.id, r.traits]));
+  const byWorkspace = new Map<string, Set<string>>();
+  for (const r of rows) {
+    if (!r.profile_id) continue;
+    const ids = byWorkspace.get(r.workspace_id) ?? new Set<string>();
+    byWorkspace.set(r.workspace_id, ids.add(r.profile_id));
+  }
+  const traits = new Map<string, Record<string, unknown>>();
+  // By the primary key (workspace_id, id), once per workspace in the batch (nearly always one).
+  for (const [workspaceId, ids] of byWorkspace) {
+    const { rows: found } = await pool.query<{ id: string; traits: Record<string, unknown> }>(
+      "SELECT id, traits FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[])",
+      [workspaceId, [...ids]],
+    );
+    for (const r of found) traits.set(r.id, r.traits);
+  }
+  return traits;
 }
 
 /**
