@@ -62,6 +62,11 @@ export class JourneyWorker {
     return this.loops.stop();
   }
 
+  /** Effects claimed by this worker whose outcome is not yet written (0 when it holds no claim). */
+  get busy(): number {
+    return this.inflight + this.recording;
+  }
+
   /** One timer round: advances up to a batch of due instances. */
   timersOnce(): Promise<number> {
     return fireDueTimers(this.pool, this.options.versions, this.now(), this.options.timerBatch ?? 500);

@@ -65,3 +65,14 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/**
+ * Waits until the journey worker holds no claimed effect whose outcome is unwritten. A test that moves
+ * its clock past the claim's lease while an effect is still being recorded would see it claimed and
+ * sent again (at-least-once, as after a crash), so it settles the outbox first.
+ */
+export async function outboxSettled(server: TestServer): Promise<void> {
+  const worker = server.journeys;
+  if (!worker) throw new Error("outboxSettled needs a server started with pipeline: true");
+  await eventually(async () => (worker.busy === 0 ? true : undefined), "the outbox to settle");
+}
