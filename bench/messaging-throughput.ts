@@ -2,6 +2,7 @@ import path from "node:path";
 import pg from "pg";
 import { createTransport } from "nodemailer";
 import { Pool } from "undici";
+import { SMTP_MAX_CONNECTIONS } from "../src/messaging/index.ts";
 import { sampleActivity, type ActivityProfile } from "./activity.ts";
 import {
   HOOK_TEMPLATE,
@@ -37,7 +38,7 @@ import { startWaymarkWorker, stopChild, type WaymarkServer } from "./processes.t
 
 /** The dispatcher's messages in flight (MessagingWorker's default) and the SMTP channel's pool size. */
 export const DISPATCH_CONCURRENCY = 32;
-export const SMTP_POOL = 5;
+export const SMTP_POOL = SMTP_MAX_CONNECTIONS;
 const QUEUE_CLIENTS = 16;
 
 export interface ThroughputSession {

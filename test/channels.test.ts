@@ -13,7 +13,12 @@ import {
   webhookSecretOf,
   type ChannelConfig,
 } from "../src/messaging/channels/registry.ts";
-import { createSmtpChannel, messageIdOf } from "../src/messaging/channels/smtp.ts";
+import {
+  SMTP_MAX_CONNECTIONS,
+  createSmtpChannel,
+  messageIdOf,
+  type SmtpConfig,
+} from "../src/messaging/channels/smtp.ts";
 import { createTwilioChannel } from "../src/messaging/channels/twilio.ts";
 import { createWebhookChannel } from "../src/messaging/channels/webhook.ts";
 import type { OutgoingMessage } from "../src/messaging/core/channel.ts";
@@ -318,6 +323,34 @@ describe("email over SMTP, beyond the contract", () => {
     } finally {
       await channel.close();
     }
+  });
+
+  it("opens as many connections as the config's maxConnections, 16 when it says nothing", async () => {
+    const opened = async (config: SmtpConfig) => {
+      const before = smtp.connections;
+      const channel = createSmtpChannel(config);
+      try {
+        const results = await Promise.all(
+          Array.from({ length: 40 }, (_, i) =>
+            channel.send({
+              id: `c${i}`,
+              idempotencyKey: `conn-${i}`,
+              channel: "email",
+              to: "ada@example.test",
+              subject: "s",
+              text: "t",
+            }),
+          ),
+        );
+        expect(results.every((r) => r.ok)).toBe(true);
+        return smtp.connections - before;
+      } finally {
+        await channel.close();
+      }
+    };
+    expect(await opened(smtpConfig())).toBe(SMTP_MAX_CONNECTIONS);
+    expect(SMTP_MAX_CONNECTIONS).toBe(16);
+    expect(await opened({ ...smtpConfig(), maxConnections: 3 })).toBe(3);
   });
 
   it("fails for good, without a bounce, when the server refuses the login (535)", async () => {
@@ -679,6 +712,7 @@ describe("the channels API", () => {
     const cases: Array<[string, unknown, RegExp]> = [
       ["email", { provider: "smtp", port: 587, secure: false, from: "a@b.test" }, /^body\.host: /],
       ["email", { ...smtpConfig(), port: 70000 }, /^body\.port: /],
+      ["email", { ...smtpConfig(), maxConnections: 0 }, /^body\.maxConnections: /],
       ["email", { ...smtpConfig(), sercure: true }, /^body: Unrecognized key: "sercure"/],
       [
         "sms",

@@ -100,3 +100,4 @@ export {
   type ChannelRegistryOptions,
   type ChannelView,
 } from "./channels/registry.ts";
+export { SMTP_MAX_CONNECTIONS } from "./channels/smtp.ts";
