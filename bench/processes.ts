@@ -88,7 +88,11 @@ export async function startWaymark(
     url,
     writeKey: credentials.writeKey,
     adminToken: credentials.adminToken,
-    databaseUrl: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pidLines[3]}/postgres`,
+    // As Waymark connects: through the Unix socket when the server has one (postmaster.pid's fifth
+    // line), so the baselines' connections cost what Waymark's do.
+    databaseUrl:
+      `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${pidLines[3]}/postgres` +
+      (pidLines[4]?.trim() ? `?host=${encodeURIComponent(pidLines[4].trim())}` : ""),
     postmasterPid: Number(pidLines[0]),
   };
 }
