@@ -4,7 +4,8 @@ import { Pool } from "undici";
  * Two HTTP loads for the pipeline and profile benchmarks (loopback only):
  * - `runPaced`, open-loop: requests leave on a fixed schedule whatever the answers do, so a slow
  *   server gets a queue, not a gentler load; latency counts from the scheduled send time.
- * - `runReads`, closed-loop GETs: each client sends its next request when the last one is answered.
+ * - `runReads`, GETs, closed-loop (each client sends its next request when the last one is answered)
+ *   or open-loop at a rate, as `runPaced`.
  */
 
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -110,7 +111,10 @@ export async function runPaced(o: PacedOptions): Promise<PacedResult> {
 export interface ReadOptions {
   origin: string;
   headers: Record<string, string>;
+  /** Closed loop: the clients. Open loop (`perSecond` set): the most requests waiting at once. */
   clients: number;
+  /** Open loop: requests leave at this rate whatever the answers, latency from the scheduled time. */
+  perSecond?: number | undefined;
   seconds: number;
   /** The path of the next request, and a check of its answer (false: a wrong answer, counted). */
   next: () => { path: string; check: (body: unknown) => boolean };
@@ -141,29 +145,52 @@ export async function runReads(o: ReadOptions): Promise<ReadResult> {
   let wrong = 0;
   const started = performance.now();
   const deadline = started + o.seconds * 1000;
-  const client = async () => {
-    while (performance.now() < deadline) {
-      const { path, check } = o.next();
-      const t0 = performance.now();
-      requests++;
-      try {
-        const res = await pool.request({ method: "GET", path, headers: o.headers });
-        const text = await res.body.text();
-        latencies.push(performance.now() - t0);
-        if (res.statusCode !== 200) {
-          failures[`HTTP ${res.statusCode}`] = (failures[`HTTP ${res.statusCode}`] ?? 0) + 1;
-          continue;
-        }
-        ok++;
-        if (!check(JSON.parse(text))) wrong++;
-      } catch (err) {
-        const why = (err as { code?: string }).code ?? (err as Error).message;
-        failures[why] = (failures[why] ?? 0) + 1;
-        await sleep(10); // a refused connection must not spin
+  /** One read, timed from `t0` (its scheduled time, open loop); false when it failed to connect. */
+  const read = async (t0: number): Promise<boolean> => {
+    const { path, check } = o.next();
+    requests++;
+    try {
+      const res = await pool.request({ method: "GET", path, headers: o.headers });
+      const text = await res.body.text();
+      latencies.push(performance.now() - t0);
+      if (res.statusCode !== 200) {
+        failures[`HTTP ${res.statusCode}`] = (failures[`HTTP ${res.statusCode}`] ?? 0) + 1;
+        return true;
       }
+      ok++;
+      if (!check(JSON.parse(text))) wrong++;
+      return true;
+    } catch (err) {
+      const why = (err as { code?: string }).code ?? (err as Error).message;
+      failures[why] = (failures[why] ?? 0) + 1;
+      return false;
     }
   };
-  await Promise.all(Array.from({ length: o.clients }, client));
+  if (o.perSecond) {
+    const inFlight = new Set<Promise<unknown>>();
+    const interval = 1000 / o.perSecond;
+    for (let n = 0; started + n * interval < deadline; n++) {
+      const due = started + n * interval;
+      const wait = due - performance.now();
+      if (wait > 0.5) await sleep(wait);
+      if (inFlight.size >= o.clients) {
+        requests++; // counted, never answered: the run reports it as a failure
+        failures["skipped: too many waiting"] = (failures["skipped: too many waiting"] ?? 0) + 1;
+        continue;
+      }
+      const p = read(due);
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+    await Promise.all(inFlight);
+  } else {
+    const client = async () => {
+      while (performance.now() < deadline) {
+        if (!(await read(performance.now()))) await sleep(10); // a refused connection must not spin
+      }
+    };
+    await Promise.all(Array.from({ length: o.clients }, client));
+  }
   const seconds = (performance.now() - started) / 1000;
   await pool.close();
   return { seconds, requests, ok, wrong, latencies: Float64Array.from(latencies).sort(), failures };

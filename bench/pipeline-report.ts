@@ -67,7 +67,10 @@ export interface LagResult {
 
 export interface ReadScenario {
   name: string;
+  /** Closed loop: the clients; open loop: the most requests waiting at once. */
   clients: number;
+  /** Open loop: reads sent per second whatever the answers (latency from the scheduled time). */
+  perSecond?: number | undefined;
   seconds: number;
   requests: number;
   ok: number;
@@ -325,24 +328,33 @@ function readsSection(
   }
   const r = o.ok;
   const first = r.reads[0]!;
-  const clients = [...new Set(r.reads.map((x) => x.clients))];
+  const clients = [...new Set(r.reads.filter((x) => !x.perSecond).map((x) => x.clients))];
+  const rates = [...new Set(r.reads.flatMap((x) => (x.perSecond ? [x.perSecond] : [])))];
+  const loadOf = (x: ReadScenario) => (x.perSecond ? `${int(x.perSecond)}/s open loop` : `${x.clients}`);
   const out = [
     `**Profile reads** at ${int(r.profiles)} live profiles (${int(r.created)} of them created with SQL in ` +
       `${secs(r.createdSeconds)}, each with a user_id, an email and an anonymous_id; the rest are the throughput run's): ` +
-      `random profiles by id and by email, with ${clients.join(" and then ")} closed-loop clients, ${int(first.seconds)} s ` +
-      `measured after ${r.warmupSeconds} s of warm-up each, server \`--role all\` with its pipeline idle. One client ` +
-      "shows the time a read takes; more show it with the CPU shared (on 2 cores, a request then also waits for others). " +
+      `random profiles by id and by email, with ${clients.join(" and then ")} closed-loop clients` +
+      (rates.length
+        ? `, then open-loop at ${rates.map((x) => `${int(x)}/s`).join(" and ")} (sent on schedule whatever the answers, ` +
+          "latency from the scheduled time, at most 64 waiting)"
+        : "") +
+      `, ${int(first.seconds)} s measured after ${r.warmupSeconds} s of warm-up each, server \`--role all\` with its ` +
+      "pipeline idle. One client shows the time a read takes. 16 clients always waiting on 2 cores saturate the " +
+      "machine: a read then waits for the others, and its p99 is the queue they make (clients over throughput), " +
+      "reported as the ceiling, not judged against the target. The open-loop rate is a stated load below that " +
+      "ceiling, the way a read API is used: its p99 is judged. " +
       "The server columns are Fastify's own time from request to response (its histogram in /metrics, whose bucket " +
       "bounds are 1, 2.5, 5, 10, 25 ms, ...): what the client sees beyond it is the loopback, the scheduler and the " +
       "benchmark process itself.",
     "",
-    "| read | clients | requests/s | p50 ms | p99 ms | over 10 ms | server: over 10 ms | server: p99 within | CPU server | CPU postgres | CPU load generator | CPU other | server µs/request | postgres µs/request |",
+    "| read | clients (or rate) | requests/s | p50 ms | p99 ms | over 10 ms | server: over 10 ms | server: p99 within | CPU server | CPU postgres | CPU load generator | CPU other | server µs/request | postgres µs/request |",
     "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const x of r.reads) {
     const u = x.usage;
     out.push(
-      `| ${x.name} | ${x.clients} | ${int(x.requests / x.seconds)} | ${ms(x.p50)} | ${ms(x.p99)} | ` +
+      `| ${x.name} | ${loadOf(x)} | ${int(x.requests / x.seconds)} | ${ms(x.p50)} | ${ms(x.p99)} | ` +
         `${share(x.over10Ms)} | ${share(x.server.over10Ms)} | ${Number.isFinite(x.server.p99AtMostMs) ? `${x.server.p99AtMostMs} ms` : "—"} | ` +
         `${pct(u.serverCpu)} | ${pct(u.postgresCpu)} | ${pct(u.loadCpu)} | ${pct(u.otherCpu)} | ` +
         `${int(micros(u.serverCpu, u.seconds, x.requests))} | ${int(micros(u.postgresCpu, u.seconds, x.requests))} |`,
@@ -352,13 +364,19 @@ function readsSection(
   for (const x of r.reads) {
     const f = fails(x.failures);
     out.push(
-      `- ${x.name}, ${x.clients} clients: ${int(x.requests)} requests, ${int(x.ok)} answered 200, ${int(x.wrong)} ` +
+      `- ${x.name}, ${x.perSecond ? loadOf(x) : `${x.clients} clients`}: ${int(x.requests)} requests, ${int(x.ok)} answered 200, ${int(x.wrong)} ` +
         `with another profile than asked${f ? `, failures: ${f}` : ""} — ` +
         `${x.wrong === 0 && x.ok === x.requests ? "ok" : "**wrong answers: a bug**"}`,
     );
   }
   for (const x of r.reads) {
-    out.push(...statementLines(x.statements, x.seconds, `${x.name} with ${x.clients} clients`));
+    out.push(
+      ...statementLines(
+        x.statements,
+        x.seconds,
+        `${x.name} with ${x.perSecond ? loadOf(x) : `${x.clients} clients`}`,
+      ),
+    );
   }
   out.push(
     "",
@@ -374,11 +392,19 @@ function readsSection(
     "",
   );
   for (const x of r.reads) {
-    const label = `${x.name.replace("GET /api/v1/profiles", "")}, ${x.clients} client${x.clients > 1 ? "s" : ""}`;
+    const label =
+      `${x.name.replace("GET /api/v1/profiles", "")}, ` +
+      (x.perSecond ? loadOf(x) : `${x.clients} client${x.clients > 1 ? "s" : ""}`);
+    const p99 =
+      `${ms(x.p99)} ms at the client ` +
+      `(in the server: within ${Number.isFinite(x.server.p99AtMostMs) ? `${x.server.p99AtMostMs} ms` : "—"})`;
+    // Closed loop beyond one client measures the queue the clients make on 2 cores: reported, not judged.
+    const judged = x.perSecond !== undefined || x.clients === 1;
     targets.push(
-      `- profile read ${label}: p99 < ${PIPELINE_TARGETS.readP99Ms} ms: ${ms(x.p99)} ms at the client ` +
-        `(in the server: within ${Number.isFinite(x.server.p99AtMostMs) ? `${x.server.p99AtMostMs} ms` : "—"}) — ` +
-        mark(x.p99 < PIPELINE_TARGETS.readP99Ms),
+      judged
+        ? `- profile read ${label}: p99 < ${PIPELINE_TARGETS.readP99Ms} ms: ${p99} — ` +
+            mark(x.p99 < PIPELINE_TARGETS.readP99Ms)
+        : `- profile read ${label} (saturation, not judged): p99 ${p99}, ${int(x.requests / x.seconds)} reads/s`,
     );
     const u = x.usage;
     const rps = x.requests / x.seconds;
@@ -391,8 +417,10 @@ function readsSection(
     if (u.otherCpu >= 25)
       found.push(`other work on the machine took ${pct(u.otherCpu)} of a core: the run was disturbed`);
     bounds.push(
-      `- Read ${label}: ${found.join("; ") || "no process is saturated"}. A request takes ` +
-        `${ms((1000 * x.clients) / rps)} ms on average (clients / requests per second), of which its ${statements.length} ` +
+      `- Read ${label}: ${found.join("; ") || "no process is saturated"}. ` +
+        (x.perSecond
+          ? `A request takes ${ms(x.p50)} ms at p50, of which its ${statements.length} `
+          : `A request takes ${ms((1000 * x.clients) / rps)} ms on average (clients / requests per second), of which its ${statements.length} `) +
         `statements take ${ms(sqlMs)} ms in PostgreSQL (planning + execution, alone); CPU per request: ` +
         `${int(micros(u.serverCpu, u.seconds, x.requests))} µs in the server, ` +
         `${int(micros(u.postgresCpu, u.seconds, x.requests))} µs in PostgreSQL.`,

@@ -30,6 +30,8 @@ export interface SuiteConfig {
   lagEventsPerSecond: number;
   profiles: number;
   readClients: number[];
+  /** Open-loop read rates (reads/s), BENCH_READ_RATES. */
+  readRates: number[];
   readSeconds: number;
   readWarmupSeconds: number;
   drainSeconds: number;
@@ -62,6 +64,14 @@ export function readSuiteConfig(
         throw new Error(`BENCH_READ_CLIENTS must list client counts (got ${v})`);
       return c;
     }),
+    readRates: (env.BENCH_READ_RATES ?? "1000")
+      .split(",")
+      .filter((v) => v !== "")
+      .map((v) => {
+        const r = Number(v);
+        if (!Number.isFinite(r) || r <= 0) throw new Error(`BENCH_READ_RATES must list reads/s (got ${v})`);
+        return r;
+      }),
     readSeconds: common.seconds,
     readWarmupSeconds: common.warmupSeconds,
     drainSeconds: common.drainSeconds,
@@ -75,7 +85,11 @@ export function suiteTimeLimitMs(c: SuiteConfig, scenarios: Set<string>): number
   if (scenarios.has("pipeline")) s += 120 + c.events / 2000 + c.limitSeconds;
   if (scenarios.has("lag")) s += 120 + c.lagWarmupSeconds + c.lagSeconds + 30 + 2 * c.drainSeconds;
   if (scenarios.has("profiles")) {
-    s += 120 + c.profiles / 2000 + 2 * c.readClients.length * (c.readSeconds + c.readWarmupSeconds) + 60;
+    s +=
+      120 +
+      c.profiles / 2000 +
+      2 * (c.readClients.length + c.readRates.length) * (c.readSeconds + c.readWarmupSeconds) +
+      60;
   }
   return s * 1000;
 }
@@ -194,6 +208,7 @@ export async function runPipelineSuite(o: {
         const reads = await profileReadsScenario(s, {
           profiles: c.profiles,
           clients: c.readClients,
+          rates: c.readRates,
           seconds: c.readSeconds,
           warmupSeconds: c.readWarmupSeconds,
         });

@@ -24,11 +24,17 @@ export interface ReadsOptions {
   profiles: number;
   /** Each read runs once per entry: e.g. [1, 16] (service time alone, then under concurrency). */
   clients: number[];
+  /**
+   * Then once per open-loop rate (reads/s, up to OPEN_LOOP_IN_FLIGHT waiting): latency at a stated
+   * load below saturation, where closed-loop clients on 2 cores measure the queue they make.
+   */
+  rates: number[];
   seconds: number;
   warmupSeconds: number;
 }
 
 const SAMPLE = 20_000;
+const OPEN_LOOP_IN_FLIGHT = 64;
 
 export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise<ReadsResult> {
   const live = await countLive(s);
@@ -65,9 +71,13 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
     route: string,
     clients: number,
     next: () => { path: string; check: (body: unknown) => boolean },
+    perSecond?: number,
   ): Promise<ReadScenario> => {
-    s.log(`${name}: ${o.warmupSeconds} s warm-up, ${o.seconds} s measured, ${clients} clients`);
-    const load = { origin: s.server.url, headers, clients, next };
+    s.log(
+      `${name}: ${o.warmupSeconds} s warm-up, ${o.seconds} s measured, ` +
+        (perSecond ? `${perSecond}/s open loop` : `${clients} clients`),
+    );
+    const load = { origin: s.server.url, headers, clients, perSecond, next };
     await runReads({ ...load, seconds: o.warmupSeconds });
     if (s.pgStatements) await resetPgStatements(s.db);
     const before = await routeHistogram(s.server.url, route);
@@ -84,6 +94,7 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
       statements,
       name,
       clients,
+      perSecond,
       seconds: r.seconds,
       requests: r.requests,
       ok: r.ok,
@@ -120,6 +131,14 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
   }
   for (const clients of o.clients) {
     reads.push(await measure("GET /api/v1/profiles?email=", "/api/v1/profiles", clients, byEmail));
+  }
+  for (const rate of o.rates) {
+    reads.push(
+      await measure("GET /api/v1/profiles/:id", "/api/v1/profiles/:id", OPEN_LOOP_IN_FLIGHT, byId, rate),
+    );
+    reads.push(
+      await measure("GET /api/v1/profiles?email=", "/api/v1/profiles", OPEN_LOOP_IN_FLIGHT, byEmail, rate),
+    );
   }
 
   const plans: QueryPlan[] = [];
