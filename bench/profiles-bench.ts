@@ -5,9 +5,10 @@ import { findProfiles, getProfile } from "../src/profiles/index.ts";
 import { statementLabel } from "./activity.ts";
 import { quantile } from "./load.ts";
 import { runReads } from "./paced-load.ts";
+import { startNoopServer, stopChild } from "./processes.ts";
 import type { Session } from "./pipeline-bench.ts";
 import { createProfiles } from "./pipeline-data.ts";
-import type { QueryPlan, ReadScenario, ReadsResult } from "./pipeline-report.ts";
+import { BASELINE_READ, type QueryPlan, type ReadScenario, type ReadsResult } from "./pipeline-report.ts";
 import { readPgStatements, resetPgStatements } from "./pg-statements.ts";
 import { watchUsage } from "./proc-stats.ts";
 
@@ -133,6 +134,7 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
     reads.push(await measure("GET /api/v1/profiles?email=", "/api/v1/profiles", clients, byEmail));
   }
   for (const rate of o.rates) {
+    reads.push(await noopBaseline(s, o, rate));
     reads.push(
       await measure("GET /api/v1/profiles/:id", "/api/v1/profiles/:id", OPEN_LOOP_IN_FLIGHT, byId, rate),
     );
@@ -161,6 +163,45 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
  * The server's own view of a route (Fastify's time from request to response): its cumulative
  * histogram from /metrics, bucket bounds in ms.
  */
+/**
+ * The open-loop baseline: a bare Fastify server answering `{}` to the same GETs at the same rate from
+ * the same load generator: what the machine, the loopback and the generator add before any Waymark work.
+ */
+async function noopBaseline(s: Session, o: ReadsOptions, rate: number): Promise<ReadScenario> {
+  const noop = await startNoopServer();
+  try {
+    s.log(`baseline: Fastify no-op GET, ${rate}/s open loop`);
+    const load = {
+      origin: noop.url,
+      headers: {},
+      clients: OPEN_LOOP_IN_FLIGHT,
+      perSecond: rate,
+      next: () => ({ path: "/api/v1/profiles/none", check: () => true }),
+    };
+    await runReads({ ...load, seconds: o.warmupSeconds });
+    const watch = watchUsage({ serverPid: noop.pid, postmasterPid: s.server.postmasterPid }, 2000);
+    const r = await runReads({ ...load, seconds: o.seconds });
+    const usage = watch.stop();
+    return {
+      name: BASELINE_READ,
+      clients: OPEN_LOOP_IN_FLIGHT,
+      perSecond: rate,
+      seconds: r.seconds,
+      requests: r.requests,
+      ok: r.ok,
+      wrong: r.wrong,
+      failures: r.failures,
+      p50: quantile(r.latencies, 0.5),
+      p99: quantile(r.latencies, 0.99),
+      over10Ms: r.latencies.length ? r.latencies.filter((x) => x > 10).length / r.latencies.length : NaN,
+      server: { over10Ms: NaN, p99AtMostMs: Infinity },
+      usage,
+    };
+  } finally {
+    await stopChild(noop.pid);
+  }
+}
+
 async function routeHistogram(
   url: string,
   route: string,
