@@ -295,8 +295,7 @@ export async function lagScenario(s: Session, o: LagOptions, drainSeconds: numbe
   probing = true;
   if (s.pgStatements) await resetPgStatements(s.db);
   // Memory is sampled every 2 s, not 250 ms: a sample reads every PostgreSQL process's smaps_rollup
-  // synchronously (about 0.25 ms each), which would stall this process's event loop, the one timing
-  // the requests and probes, for several ms four times a second.
+  // (off the event loop, but its kernel time competes with the server's for the 2 cores).
   const watch = watchUsage({ serverPid: s.server.pid, postmasterPid: s.server.postmasterPid }, 2000);
   const activity = sampleActivity(s.db);
   const apiSamples: Array<{ seconds: number; events: number }> = [];

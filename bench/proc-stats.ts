@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync, readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 
 /**
  * CPU and memory of the processes under test, read from /proc (Linux only). CPU is in percent of one
@@ -42,8 +43,24 @@ function readStat(pid: number): ProcStat | null {
 
 function readStatusKb(pid: number, file: "status" | "smaps_rollup", field: string): number {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/${file}`, "utf8"));
-    return m ? Number(m[1]) : 0;
+    return kbOf(readFileSync(`/proc/${pid}/${file}`, "utf8"), field);
+  } catch {
+    return 0;
+  }
+}
+
+function kbOf(text: string, field: string): number {
+  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function readStatusKbAsync(
+  pid: number,
+  file: "status" | "smaps_rollup",
+  field: string,
+): Promise<number> {
+  try {
+    return kbOf(await readFile(`/proc/${pid}/${file}`, "utf8"), field);
   } catch {
     return 0;
   }
@@ -122,20 +139,36 @@ export function watchUsage(w: Watched, sampleMs = 250): { stop(): Usage } {
   const m0 = machineTicks();
   let rssMax = 0;
   let pssMax = 0;
+  let stopped = false;
+  let pssRunning = false;
+  // PostgreSQL's PSS is read off the event loop (the kernel walks each backend's page tables: with
+  // large shared buffers a synchronous read of every backend's smaps_rollup stalled this process, and
+  // the load it generates and the receivers it runs, for up to ~200 ms every sample).
+  const samplePss = async () => {
+    if (pssRunning) return;
+    pssRunning = true;
+    try {
+      let pss = 0;
+      for (const pid of postgresPids(w.postmasterPid)) {
+        if (stopped) return;
+        pss += await readStatusKbAsync(pid, "smaps_rollup", "Pss");
+      }
+      pssMax = Math.max(pssMax, pss);
+    } finally {
+      pssRunning = false;
+    }
+  };
   const sample = () => {
     if (w.serverPid) rssMax = Math.max(rssMax, readStatusKb(w.serverPid, "status", "VmRSS"));
-    const pss = postgresPids(w.postmasterPid).reduce(
-      (sum, pid) => sum + readStatusKb(pid, "smaps_rollup", "Pss"),
-      0,
-    );
-    pssMax = Math.max(pssMax, pss);
+    void samplePss();
   };
   sample();
   const timer = setInterval(sample, sampleMs);
   return {
     stop() {
       clearInterval(timer);
-      sample();
+      stopped = true;
+      if (w.serverPid) rssMax = Math.max(rssMax, readStatusKb(w.serverPid, "status", "VmRSS"));
       const seconds = (performance.now() - t0) / 1000;
       const pct = (ticks: number) => (100 * ticks) / CLOCK_TICKS / seconds;
       const self = process.cpuUsage(self0);
