@@ -4,7 +4,7 @@ import { request } from "undici";
 import { findProfiles, getProfile } from "../src/profiles/index.ts";
 import { statementLabel } from "./activity.ts";
 import { quantile } from "./load.ts";
-import { runReads } from "./paced-load.ts";
+import { runReads, type ReadResult } from "./paced-load.ts";
 import { startNoopServer, stopChild } from "./processes.ts";
 import type { Session } from "./pipeline-bench.ts";
 import { createProfiles } from "./pipeline-data.ts";
@@ -82,7 +82,7 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
     await runReads({ ...load, seconds: o.warmupSeconds });
     if (s.pgStatements) await resetPgStatements(s.db);
     const before = await routeHistogram(s.server.url, route);
-    // Memory every 2 s only: a sample stalls this process (which times the requests) for several ms.
+    // Memory every 2 s only: a sample's kernel time competes with the reads for the 2 cores.
     const watch = watchUsage({ serverPid: s.server.pid, postmasterPid: s.server.postmasterPid }, 2000);
     const r = await runReads({ ...load, seconds: o.seconds });
     const usage = watch.stop();
@@ -96,14 +96,7 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
       name,
       clients,
       perSecond,
-      seconds: r.seconds,
-      requests: r.requests,
-      ok: r.ok,
-      wrong: r.wrong,
-      failures: r.failures,
-      p50: quantile(r.latencies, 0.5),
-      p99: quantile(r.latencies, 0.99),
-      over10Ms: r.latencies.length ? r.latencies.filter((x) => x > 10).length / r.latencies.length : NaN,
+      ...asSeen(r),
       server: {
         over10Ms: served > 0 ? 1 - at10 / served : NaN,
         p99AtMostMs: bucketsMs.find((b) => b.n >= 0.99 * served)?.le ?? Infinity,
@@ -163,6 +156,20 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
  * The server's own view of a route (Fastify's time from request to response): its cumulative
  * histogram from /metrics, bucket bounds in ms.
  */
+/** A read run as its client saw it. */
+function asSeen(r: ReadResult) {
+  return {
+    seconds: r.seconds,
+    requests: r.requests,
+    ok: r.ok,
+    wrong: r.wrong,
+    failures: r.failures,
+    p50: quantile(r.latencies, 0.5),
+    p99: quantile(r.latencies, 0.99),
+    over10Ms: r.latencies.length ? r.latencies.filter((x) => x > 10).length / r.latencies.length : NaN,
+  };
+}
+
 /**
  * The open-loop baseline: a bare Fastify server answering `{}` to the same GETs at the same rate from
  * the same load generator: what the machine, the loopback and the generator add before any Waymark work.
@@ -186,14 +193,7 @@ async function noopBaseline(s: Session, o: ReadsOptions, rate: number): Promise<
       name: BASELINE_READ,
       clients: OPEN_LOOP_IN_FLIGHT,
       perSecond: rate,
-      seconds: r.seconds,
-      requests: r.requests,
-      ok: r.ok,
-      wrong: r.wrong,
-      failures: r.failures,
-      p50: quantile(r.latencies, 0.5),
-      p99: quantile(r.latencies, 0.99),
-      over10Ms: r.latencies.length ? r.latencies.filter((x) => x > 10).length / r.latencies.length : NaN,
+      ...asSeen(r),
       server: { over10Ms: NaN, p99AtMostMs: Infinity },
       usage,
     };
