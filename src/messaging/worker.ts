@@ -59,6 +59,11 @@ export class MessagingWorker {
     return this.loops.stop();
   }
 
+  /** Messages claimed by this worker whose outcome is not yet written (0 when it holds no claim). */
+  get busy(): number {
+    return this.inflight + this.recording;
+  }
+
   /** Takes the journeys' message effects waiting in the outbox into the message log. */
   acceptOnce(): Promise<number> {
     return acceptJourneyMessages(this.pool, this.now(), 500);

@@ -67,12 +67,15 @@ export async function eventually<T>(fn: () => Promise<T | undefined>, what: stri
 }
 
 /**
- * Waits until the journey worker holds no claimed effect whose outcome is unwritten. A test that moves
- * its clock past the claim's lease while an effect is still being recorded would see it claimed and
- * sent again (at-least-once, as after a crash), so it settles the outbox first.
+ * Waits until the journey and messaging workers hold no claim whose outcome is unwritten. A test that
+ * moves its clock past a claim's lease while an effect or message is still being recorded would see it
+ * claimed and sent again (at-least-once, as after a crash), so it settles the workers first.
  */
 export async function outboxSettled(server: TestServer): Promise<void> {
-  const worker = server.journeys;
-  if (!worker) throw new Error("outboxSettled needs a server started with pipeline: true");
-  await eventually(async () => (worker.busy === 0 ? true : undefined), "the outbox to settle");
+  const workers = [server.journeys, server.messaging];
+  if (!workers.every((w) => w)) throw new Error("outboxSettled needs a server started with pipeline: true");
+  await eventually(
+    async () => (workers.every((w) => w!.busy === 0) ? true : undefined),
+    "the outbox to settle",
+  );
 }
