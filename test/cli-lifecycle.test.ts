@@ -1,9 +1,10 @@
 import { existsSync } from "node:fs";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadMigrations } from "../src/db/index.ts";
+import { connectEmbedded } from "./support/cli-server.ts";
 import { createTestDatabase, type TestDatabase } from "./support/database.ts";
 import {
   admin,
@@ -67,6 +68,12 @@ describe("first start on an empty data dir, then a restart on the same one", () 
     const ready = await fetch(`${server.url}/ready`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: "ready" });
+  });
+
+  it("connects to its PostgreSQL through the Unix socket in <data-dir>/run; TCP on 127.0.0.1 stays for tools", async () => {
+    const sockets = (await readdir(path.join(dataDir, "run"))).filter((f) => /^\.s\.PGSQL\.\d+$/.test(f));
+    expect(sockets).toHaveLength(1);
+    expect(await clientAddresses(dataDir)).toEqual({ waymark: ["socket"], tool: "127.0.0.1" });
   });
 
   it("stores an event sent with the write key and shows it to the admin token", async () => {
@@ -183,6 +190,35 @@ describe("first start on an empty data dir, then a restart on the same one", () 
     });
   });
 });
+
+describe("a data dir whose socket path would be too long", () => {
+  it("connects to its PostgreSQL over TCP on 127.0.0.1 instead, and works", async () => {
+    const dataDir = path.join(await createDataDir(), "a-data-dir-with-a-long-name-".repeat(3));
+    expect(Buffer.byteLength(path.join(dataDir, "run"))).toBeGreaterThan(90);
+    await withServer(["--port", "0", "--data-dir", dataDir], async (server) => {
+      expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+      expect(existsSync(path.join(dataDir, "run"))).toBe(false);
+      expect(await clientAddresses(dataDir)).toEqual({ waymark: ["127.0.0.1"], tool: "127.0.0.1" });
+    });
+  });
+});
+
+/** Where Waymark's connections to the embedded PostgreSQL come from ("socket": a Unix socket), and ours. */
+async function clientAddresses(dataDir: string): Promise<{ waymark: string[]; tool: string }> {
+  const db = await connectEmbedded(dataDir);
+  try {
+    const { rows } = await db.query<{ app: string; addr: string | null; mine: boolean }>(
+      `SELECT application_name AS app, host(client_addr) AS addr, pid = pg_backend_pid() AS mine
+       FROM pg_stat_activity WHERE backend_type = 'client backend'`,
+    );
+    return {
+      waymark: [...new Set(rows.filter((r) => r.app === "waymark").map((r) => r.addr ?? "socket"))],
+      tool: rows.find((r) => r.mine)!.addr ?? "socket",
+    };
+  } finally {
+    await db.end();
+  }
+}
 
 describe("with DATABASE_URL", () => {
   let db: TestDatabase;
