@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from "react";
 import { ApiError } from "../api.ts";
 
 /** A page: title, optional subtitle and actions on the right, then the content. */
@@ -151,6 +151,25 @@ export function JsonView(props: { value: unknown; maxHeight?: number }) {
   );
 }
 
+/** A dialog's foot: the error of its last try, if any, then Cancel (closes it) and its own buttons. */
+export function DialogActions(props: {
+  dialog: RefObject<HTMLDialogElement | null>;
+  error?: unknown;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      {props.error ? <ErrorBox error={props.error} /> : null}
+      <div className="dialog-actions">
+        <button type="button" className="btn" onClick={() => props.dialog.current?.close()}>
+          Cancel
+        </button>
+        {props.children}
+      </div>
+    </>
+  );
+}
+
 /** A button that asks before it acts, in a real dialog (focus trapped, Escape cancels). */
 export function ConfirmButton(props: {
   label: string;
@@ -180,11 +199,7 @@ export function ConfirmButton(props: {
       <dialog ref={dialog} className="dialog" aria-label={props.title}>
         <h2>{props.title}</h2>
         <div className="dialog-body">{props.body}</div>
-        {error ? <ErrorBox error={error} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={() => dialog.current?.close()}>
-            Cancel
-          </button>
+        <DialogActions dialog={dialog} error={error}>
           <button
             type="button"
             className={`btn ${props.danger ? "btn-danger" : "btn-primary"}`}
@@ -203,7 +218,7 @@ export function ConfirmButton(props: {
           >
             {props.confirmLabel ?? props.label}
           </button>
-        </div>
+        </DialogActions>
       </dialog>
     </>
   );

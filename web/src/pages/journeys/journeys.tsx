@@ -5,7 +5,7 @@ import {
   Ago,
   Card,
   EmptyState,
-  ErrorBox,
+  DialogActions,
   Loaded,
   Page,
   StatusBadge,
@@ -196,15 +196,11 @@ function NewJourneyButton(props: { primary?: boolean }) {
               <input required maxLength={200} value={event} onChange={(e) => setEvent(e.target.value)} />
             </label>
           </div>
-          {error ? <ErrorBox error={error} /> : null}
-          <div className="dialog-actions">
-            <button type="button" className="btn" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
+          <DialogActions dialog={dialog} error={error}>
             <button type="submit" className="btn btn-primary" disabled={busy || !effectiveKey}>
               Create draft
             </button>
-          </div>
+          </DialogActions>
         </form>
       </dialog>
     </>

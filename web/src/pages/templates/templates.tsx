@@ -1,7 +1,17 @@
 import { useRef, useState, type FormEvent } from "react";
 import { Link, useNavigate } from "react-router";
 import { api } from "../../api.ts";
-import { Ago, Badge, Card, EmptyState, Loaded, Page, Table, Time } from "../../ui/components.tsx";
+import {
+  Ago,
+  Badge,
+  Card,
+  DialogActions,
+  EmptyState,
+  Loaded,
+  Page,
+  Table,
+  Time,
+} from "../../ui/components.tsx";
 import { useLoad } from "../../ui/hooks.ts";
 import {
   CHANNEL_LABELS,
@@ -78,14 +88,11 @@ function NewTemplateDialog(props: { existing: string[] }) {
             ))}
           </fieldset>
           <p className="muted small">The channel is fixed once the template is saved.</p>
-          <div className="dialog-actions">
-            <button type="button" className="btn" onClick={() => dialog.current?.close()}>
-              Cancel
-            </button>
+          <DialogActions dialog={dialog}>
             <button type="submit" className="btn btn-primary" disabled={taken}>
               Open the editor
             </button>
-          </div>
+          </DialogActions>
         </form>
       </dialog>
     </>

@@ -2,14 +2,14 @@ import { useMemo, useState } from "react";
 import { api } from "../../../api.ts";
 import { Badge, Card, ConfirmButton, ErrorBox, Loaded, StatusBadge } from "../../../ui/components.tsx";
 import { useLoad } from "../../../ui/hooks.ts";
-import { STEP_KINDS, type StepKind } from "../core.ts";
+import type { StepKind } from "../core.ts";
 import { JourneyMap } from "../map/journey-map.tsx";
-import { KIND_LABELS, TRIGGER_ID, stepIndexOf, stepsOf } from "../map/model.ts";
+import { TRIGGER_ID, stepIndexOf, stepsOf } from "../map/model.ts";
 import type { Definition, JourneyDetail, Violation } from "../types.ts";
 import { addStep, connect } from "./edit.ts";
 import { PublishButton } from "./publish.tsx";
 import type { FormContext, JsonSchema } from "./schema-form.tsx";
-import { JourneySettings, StepEditor } from "./step-editor.tsx";
+import { JourneySettings, StepEditor, StepKindOptions } from "./step-editor.tsx";
 import { validateJourney } from "./validate.ts";
 
 export interface EditorProps {
@@ -112,11 +112,7 @@ export default function JourneyEditor(props: EditorProps) {
                   <label className="field">
                     <span>New step</span>
                     <select value={addKind} onChange={(e) => setAddKind(e.target.value as StepKind)}>
-                      {STEP_KINDS.map((k) => (
-                        <option key={k} value={k}>
-                          {KIND_LABELS[k]}
-                        </option>
-                      ))}
+                      <StepKindOptions />
                     </select>
                   </label>
                   <button type="button" className="btn" onClick={add}>

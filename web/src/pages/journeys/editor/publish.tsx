@@ -1,6 +1,6 @@
 import { useMemo, useRef, useState } from "react";
 import { api, ApiError } from "../../../api.ts";
-import { ErrorBox } from "../../../ui/components.tsx";
+import { DialogActions } from "../../../ui/components.tsx";
 import { normalized } from "../core.ts";
 import type { Definition, JourneyDetail, Violation } from "../types.ts";
 import { diffLines, hunks } from "./diff.ts";
@@ -121,11 +121,7 @@ export function PublishButton(props: {
             )
           ) : null}
         </div>
-        {error ? <ErrorBox error={error} /> : null}
-        <div className="dialog-actions">
-          <button type="button" className="btn" onClick={() => dialog.current?.close()}>
-            Cancel
-          </button>
+        <DialogActions dialog={dialog} error={error}>
           <button
             type="button"
             className="btn btn-primary"
@@ -134,7 +130,7 @@ export function PublishButton(props: {
           >
             Publish v{next}
           </button>
-        </div>
+        </DialogActions>
       </dialog>
     </>
   );

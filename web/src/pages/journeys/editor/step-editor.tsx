@@ -111,11 +111,7 @@ export function StepEditor(props: {
             onChange={(e) => props.onChange(changeKind(draft, id, e.target.value as StepKind))}
           >
             {kind === "unknown" ? <option value="">Choose…</option> : null}
-            {STEP_KINDS.map((k) => (
-              <option key={k} value={k}>
-                {KIND_LABELS[k]}
-              </option>
-            ))}
+            <StepKindOptions />
           </select>
         </label>
         {kindSchema && kind !== "unknown" ? (
@@ -195,4 +191,13 @@ export function JourneySettings(props: {
       </form>
     </Card>
   );
+}
+
+/** One option per kind of step, labelled as on the map. */
+export function StepKindOptions() {
+  return STEP_KINDS.map((k) => (
+    <option key={k} value={k}>
+      {KIND_LABELS[k]}
+    </option>
+  ));
 }
