@@ -1,5 +1,5 @@
 import { rmSync } from "node:fs";
-import { chmod, mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,7 +52,7 @@ import {
  * embedded PostgreSQL. Scenarios: direct multi-row INSERTs (baseline), /v1/batch, /v1/track and a
  * no-op Fastify server. Prints the results and writes them into bench/README.md. Never fails on
  * timings: a benchmark reports. Env: BENCH_SECONDS (default 10), BENCH_WARMUP_SECONDS (default 2),
- * BENCH_WRITE_README=0 to leave the README alone, BENCH_SCENARIOS=idle,baseline,batch,track,noop to run
+ * BENCH_WRITE_README=0 to leave the README alone, BENCH_DATA_DIR to keep the data between runs, BENCH_SCENARIOS=idle,baseline,batch,track,noop to run
  * some only, BENCH_SERVER_NODE_ARGS for node options of the server process (e.g. --cpu-prof),
  * BENCH_SERVER_ROLE=api to run the server without its event pipeline, BENCH_DRAIN_SECONDS (default
  * 30) for how long to wait for the pipeline to drain after a scenario. Then, on a data dir of their
@@ -122,8 +122,11 @@ function envNumber(name: string, fallback: number): number {
 const started: { tmp?: string; db?: pg.Client; postmasterPid: number } = { postmasterPid: 0 };
 
 async function main(): Promise<void> {
-  const tmp = await mkdtemp(path.join(os.tmpdir(), "waymark-bench-"));
-  started.tmp = tmp;
+  // BENCH_DATA_DIR: data kept between runs (e.g. the million profiles of the read benchmark).
+  const kept = process.env.BENCH_DATA_DIR;
+  const tmp = kept ? path.resolve(kept) : await mkdtemp(path.join(os.tmpdir(), "waymark-bench-"));
+  if (kept) await mkdir(tmp, { recursive: true });
+  else started.tmp = tmp;
   // The embedded PostgreSQL runs as the postgres user when we are root: it must traverse this.
   await chmod(tmp, 0o755);
   try {

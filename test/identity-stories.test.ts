@@ -69,3 +69,41 @@ describe("a second device", () => {
     expect(merged!.eventCount).toBe(3);
   });
 });
+
+describe("searching profiles page by page", () => {
+  it("returns each match once, in id order, and no cursor after the last page", async () => {
+    for (const name of ["pager-a", "pager-b", "pager-c", "pager-d", "pager-e"]) {
+      await server.track("/v1/identify", { userId: name, traits: { team: "paging-crew" } });
+    }
+    await drained(server);
+    const seen: Profile[] = [];
+    const cursors: Array<string | null> = [];
+    let cursor: string | null = null;
+    do {
+      const res = await server.admin(
+        `/api/v1/profiles?query=paging-crew&limit=2${cursor ? `&cursor=${cursor}` : ""}`,
+      );
+      expect(res.status).toBe(200);
+      const page = (await res.json()) as { items: Profile[]; nextCursor: string | null };
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items);
+      cursor = page.nextCursor;
+      cursors.push(cursor);
+    } while (cursor && cursors.length < 10);
+    // 5 matches at 2 a page: 3 pages, the last one without a cursor.
+    expect(cursors.map((c) => c !== null)).toEqual([true, true, false]);
+    expect(seen.map((p) => p.identities.find((i) => i.type === "user_id")!.value).sort()).toEqual([
+      "pager-a",
+      "pager-b",
+      "pager-c",
+      "pager-d",
+      "pager-e",
+    ]);
+    const ids = seen.map((p) => p.id);
+    expect(ids).toEqual([...ids].sort());
+    expect(new Set(ids).size).toBe(5);
+    // Exactly a page's worth of matches: one page, no cursor.
+    const exact = await server.admin("/api/v1/profiles?query=paging-crew&limit=5");
+    expect(((await exact.json()) as { nextCursor: string | null }).nextCursor).toBeNull();
+  });
+});

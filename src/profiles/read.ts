@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import { NotFoundError, ValidationError } from "../errors/index.ts";
 import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
 import type { ProfileState } from "./core/apply.ts";
-import { fromRow } from "./stage.ts";
+import { fromRow, type ProfileRow } from "./stage.ts";
 
 /** A person as the API shows them: the folded state (without per-trait times) and their graph. */
 export interface Profile extends Omit<ProfileState, "traitTimes"> {
@@ -42,9 +42,8 @@ export async function getProfile(db: Queryable, workspaceId: string, id: string)
 
 /**
  * The live profiles of the given ids (a merged-away id gives its survivor, once), in one statement:
- * a read by id is one round trip, a search two (profile-read benchmark, issue 4). Named, so it is
- * parsed and planned once per connection; one statement (not three in parallel), so it also runs on a
- * transaction's client.
+ * a read by id is one round trip. Named, so it is parsed and planned once per connection; one
+ * statement (not three in parallel), so it also runs on a transaction's client.
  */
 async function readProfiles(db: Queryable, workspaceId: string, ids: string[]): Promise<Profile[]> {
   if (ids.length === 0) return [];
@@ -52,11 +51,31 @@ async function readProfiles(db: Queryable, workspaceId: string, ids: string[]): 
   // keeps one generic plan per connection, where `= ANY($2)` was planned again on every call (planning
   // took three times the execution in the profile-read benchmark).
   const one = ids.length === 1;
-  const { rows } = await db.query({
+  const { rows } = await db.query<ProfileReadRow>({
     name: one ? "profiles.read-one" : "profiles.read",
-    text: `WITH live AS (
-       SELECT ${one ? "" : "DISTINCT "}coalesce(merged_into, id) AS id FROM profiles
-       WHERE workspace_id = $1 AND ${one ? "id = $2::uuid" : "id = ANY($2::uuid[])"})
+    text: readStatement(
+      `SELECT ${one ? "" : "DISTINCT "}coalesce(merged_into, id) AS id FROM profiles
+       WHERE workspace_id = $1 AND ${one ? "id = $2::uuid" : "id = ANY($2::uuid[])"}`,
+    ),
+    values: [workspaceId, one ? ids[0] : ids],
+  });
+  return rows.map(toProfile);
+}
+
+/** A row of `readStatement`: the profile's columns and its graph, aggregated as JSON. */
+interface ProfileReadRow extends ProfileRow {
+  ids: Array<{ type: string; value: string }>;
+  merges: Array<{ id: string; cause: string; at: string }>;
+  decisions: number;
+}
+
+/**
+ * The statement reading whole profiles, ordered by id, for the live ids that `live` selects (a query
+ * whose first parameter is the workspace). Searches put their filter there, so a lookup by email is
+ * one round trip too.
+ */
+function readStatement(live: string): string {
+  return `WITH live AS (${live})
      SELECT p.*,
        coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
                  FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id), '[]') AS ids,
@@ -70,20 +89,18 @@ async function readProfiles(db: Queryable, workspaceId: string, ids: string[]): 
      -- The person: this profile and every profile merged into it, found once.
      CROSS JOIN LATERAL (SELECT array_agg(x.id) AS ids FROM profiles x
                          WHERE x.workspace_id = p.workspace_id AND (x.id = p.id OR x.merged_into = p.id)) AS person
-     ORDER BY p.id`,
-    values: [workspaceId, one ? ids[0] : ids],
-  });
-  return rows.map((r) => {
-    const merges = r.merges as Array<{ id: string; cause: string; at: string }>;
-    const { traitTimes: _traitTimes, ...state } = fromRow(r);
-    return {
-      id: r.id as string,
-      ...state,
-      identities: r.ids,
-      mergedFrom: merges.map((m) => ({ id: m.id, cause: m.cause, at: new Date(m.at).toISOString() })),
-      identityDecisions: r.decisions,
-    };
-  });
+     ORDER BY p.id`;
+}
+
+function toProfile(r: ProfileReadRow): Profile {
+  const { traitTimes: _traitTimes, ...state } = fromRow(r);
+  return {
+    id: r.id,
+    ...state,
+    identities: r.ids,
+    mergedFrom: r.merges.map((m) => ({ id: m.id, cause: m.cause, at: new Date(m.at).toISOString() })),
+    identityDecisions: r.decisions,
+  };
 }
 
 export interface ProfileQuery {
@@ -124,17 +141,17 @@ export async function findProfiles(
     );
   }
   // The text depends only on which filters are present: one named (prepared) statement per combination.
+  // The search and the read are one statement (one round trip); it reads one profile past the page
+  // to know whether there is a next one.
   const shape = [q.userId, q.anonymousId, q.email, q.query].map((x) => (x ? 1 : 0)).join("");
-  const { rows } = await pool.query<{ id: string }>({
+  const { rows } = await pool.query<ProfileReadRow>({
     name: `profiles.find.${shape}`,
-    text: `SELECT p.id FROM profiles p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT $3`,
+    text: readStatement(`SELECT p.id FROM profiles p WHERE ${where.join(" AND ")} ORDER BY p.id LIMIT $3`),
     values: params,
   });
-  const ids = rows.slice(0, page.limit).map((r) => r.id);
-  // Both lists are ordered by id, and the found ids are live: the order carries over.
-  const items = await readProfiles(pool, workspaceId, ids);
+  const items = rows.slice(0, page.limit).map(toProfile);
   const more = rows.length > page.limit;
-  return { items, nextCursor: more ? Buffer.from(ids.at(-1)!).toString("base64url") : null };
+  return { items, nextCursor: more ? Buffer.from(items.at(-1)!.id).toString("base64url") : null };
 }
 
 function decodeProfileCursor(cursor: string): string {
