@@ -191,6 +191,59 @@ describe("first start on an empty data dir, then a restart on the same one", () 
   });
 });
 
+describe("the embedded PostgreSQL's settings", () => {
+  it("gives it a quarter of the machine's memory for shared buffers, from 128 MB up to 2 GB", async () => {
+    const dataDir = await createDataDir();
+    await withServer(["--port", "0", "--data-dir", dataDir], async () => {
+      const quarterMb = Math.floor(os.totalmem() / 4 / 1024 / 1024);
+      expect(await settingsMb(dataDir, ["shared_buffers"])).toEqual({
+        shared_buffers: Math.min(2048, Math.max(128, quarterMb)),
+      });
+    });
+  });
+
+  it("takes WAYMARK_PG_SETTINGS after its own, so the user's win", async () => {
+    const dataDir = await createDataDir();
+    const env = { WAYMARK_PG_SETTINGS: "shared_buffers=160MB, work_mem=12MB" };
+    await withServer(
+      ["--port", "0", "--data-dir", dataDir],
+      async (server) => {
+        expect((await fetch(`${server.url}/ready`)).status).toBe(200);
+        expect(await settingsMb(dataDir, ["shared_buffers", "work_mem"])).toEqual({
+          shared_buffers: 160,
+          work_mem: 12,
+        });
+      },
+      { env },
+    );
+  });
+
+  it("refuses a setting that is not name=value, naming the variable, and starts nothing", async () => {
+    const dataDir = await createDataDir();
+    const run = await runCli(["start", "--data-dir", dataDir], {
+      env: { WAYMARK_PG_SETTINGS: "shared_buffers" },
+    });
+    expect(run.code).not.toBe(0);
+    expect(run.stderr).toMatch(/WAYMARK_PG_SETTINGS must list name=value settings .*\(got shared_buffers\)/);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+});
+
+/** The running embedded server's memory settings, in MB. */
+async function settingsMb(dataDir: string, names: string[]): Promise<Record<string, number>> {
+  const db = await connectEmbedded(dataDir);
+  try {
+    const { rows } = await db.query<{ name: string; mb: number }>(
+      `SELECT name, (setting::bigint * CASE unit WHEN '8kB' THEN 8 ELSE 1 END / 1024)::int AS mb
+       FROM pg_settings WHERE name = ANY($1) ORDER BY name`,
+      [names],
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r.mb]));
+  } finally {
+    await db.end();
+  }
+}
+
 describe("a data dir whose socket path would be too long", () => {
   it("connects to its PostgreSQL over TCP on 127.0.0.1 instead, and works", async () => {
     const dataDir = path.join(await createDataDir(), "a-data-dir-with-a-long-name-".repeat(3));

@@ -32,6 +32,11 @@ export interface Config {
    * sent again (same idempotency key) once this passes. WAYMARK_MESSAGE_LEASE_MS, default 60 000.
    */
   messageLeaseMs: number;
+  /**
+   * Settings for the embedded PostgreSQL (`name=value`, after Waymark's own, so they win), from
+   * WAYMARK_PG_SETTINGS; ignored with DATABASE_URL.
+   */
+  postgresSettings: string[];
 }
 
 export interface ConfigFlags {
@@ -65,7 +70,22 @@ export function readConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = process.
     outboundAllow: parseAllowList(env.WAYMARK_OUTBOUND_ALLOW),
     outboxLeaseMs: readLeaseMs("WAYMARK_OUTBOX_LEASE_MS", env.WAYMARK_OUTBOX_LEASE_MS),
     messageLeaseMs: readLeaseMs("WAYMARK_MESSAGE_LEASE_MS", env.WAYMARK_MESSAGE_LEASE_MS),
+    postgresSettings: readPostgresSettings(env.WAYMARK_PG_SETTINGS),
   };
+}
+
+/** `shared_buffers=4GB work_mem=16MB` (spaces or commas between): each a name, `=`, a value. */
+function readPostgresSettings(value: string | undefined): string[] {
+  const settings = (value ?? "").split(/[\s,]+/).filter(Boolean);
+  for (const setting of settings) {
+    if (!/^[a-z_][a-z0-9_.]*=[^=]+$/i.test(setting)) {
+      throw new Error(
+        `WAYMARK_PG_SETTINGS must list name=value settings separated by spaces or commas, ` +
+          `e.g. shared_buffers=4GB (got ${setting})`,
+      );
+    }
+  }
+  return settings;
 }
 
 function readLeaseMs(name: string, value: string | undefined): number {

@@ -19,7 +19,11 @@ export async function openDatabase(config: Config, log: Logger, poolSize = 20): 
     return { pool, close: () => pool.end(), describe: `PostgreSQL at ${url.host}${url.pathname}` };
   }
   const pgDir = path.join(config.dataDir, "pg");
-  const embedded = await startEmbeddedPostgres(pgDir, (line) => log.debug({ postgres: line }));
+  const embedded = await startEmbeddedPostgres(
+    pgDir,
+    (line) => log.debug({ postgres: line }),
+    config.postgresSettings,
+  );
   const pool = createPool(embedded.url, poolSize);
   return {
     pool,

@@ -45,6 +45,8 @@ interface Ids {
 export async function startEmbeddedPostgres(
   dir: string,
   log: (line: string) => void = () => undefined,
+  /** `name=value` settings after ours (WAYMARK_PG_SETTINGS): PostgreSQL takes the last of each. */
+  settings: string[] = [],
 ): Promise<EmbeddedDatabase> {
   const pgDir = path.resolve(dir);
   const parent = path.dirname(pgDir);
@@ -80,7 +82,7 @@ export async function startEmbeddedPostgres(
       `unix_socket_directories=${socketDir ?? ""}`,
       "-c",
       "max_connections=200",
-      ...walSettings(),
+      ...[...serverSettings(os.totalmem()), ...settings].flatMap((setting) => ["-c", setting]),
     ],
     {
       ...(ids ?? {}),
@@ -331,12 +333,19 @@ function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const MB = 1024 * 1024;
+
 /**
- * A larger WAL between checkpoints (PostgreSQL's default is 1 GB) writes fewer full-page images under
- * a steady load. Shared buffers stay at PostgreSQL's 128 MB: 1 GB (a quarter of memory, as its
- * documentation suggests for a dedicated server) made the timer benchmark slower (6,083 -> 4,698
- * wakes/s beside a million instances), each backend faulting in more of the larger shared memory.
+ * The embedded server's settings beyond PostgreSQL's defaults, for a machine with `totalMemory` bytes:
+ * - `max_wal_size=4GB`: a larger WAL between checkpoints (PostgreSQL's default is 1 GB) writes fewer
+ *   full-page images under a steady load.
+ * - `shared_buffers`: a quarter of the memory, as PostgreSQL's documentation suggests for a dedicated
+ *   server, from 128 MB (its default) up to 2 GB. With the default 128 MB, a million profiles (1.4 GB
+ *   with their identities) lived in the kernel's page cache, which the kernel may drop at any time (the
+ *   benchmark machine's drops pages untouched for a few seconds): profile reads then waited on the
+ *   disk, 100 ms and more at p99. Shared buffers are PostgreSQL's own memory and stay.
  */
-function walSettings(): string[] {
-  return ["-c", "max_wal_size=4GB"];
+export function serverSettings(totalMemory: number): string[] {
+  const buffersMb = Math.min(2048, Math.max(128, Math.floor(totalMemory / 4 / MB)));
+  return ["max_wal_size=4GB", `shared_buffers=${buffersMb}MB`];
 }
