@@ -37,8 +37,19 @@ interface Stoppable {
 const running = new Set<Stoppable>();
 
 /**
- * `node bin/waymark.js start --port 0 --data-dir <dataDir>`, ready once its banner is printed.
- * `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `role` is
+ * The node options in bin/waymark.js's `#!/usr/bin/env -S node …` line: `npx waymark` runs the
+ * server with them, so the benchmarks do too.
+ */
+export function serverNodeFlags(): string[] {
+  const first = readFileSync(path.join(ROOT, "bin", "waymark.js"), "utf8").split("\n")[0]!;
+  const m = /^#!\/usr\/bin\/env -S node(.*)$/.exec(first);
+  if (!m) throw new Error(`bin/waymark.js must start with "#!/usr/bin/env -S node" (got ${first})`);
+  return m[1]!.split(" ").filter(Boolean);
+}
+
+/**
+ * `node <shebang's options> bin/waymark.js start --port 0 --data-dir <dataDir>`, ready once its
+ * banner is printed. `nodeArgs` go to node before the script (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); `role` is
  * passed as `--role` (the product's default, `all`, when absent); `env` is added to its environment
  * (e.g. `WAYMARK_OUTBOUND_ALLOW`), whose own `WAYMARK_*` variables are not passed on.
  */
@@ -56,6 +67,7 @@ export async function startWaymark(
     child: spawn(
       process.execPath,
       [
+        ...serverNodeFlags(),
         ...(options.nodeArgs ?? []),
         ...["bin/waymark.js", "start", "--port", "0", "--data-dir", dataDir],
         ...(options.role ? ["--role", options.role] : []),
@@ -98,7 +110,7 @@ export async function startWaymark(
 }
 
 /**
- * `node bin/waymark.js start --role worker --port 0 --data-dir <dataDir>` on another server's database
+ * `node <shebang's options> bin/waymark.js start --role worker --port 0 --data-dir <dataDir>` on another server's database
  * (DATABASE_URL): a process running the event pipeline (and the journey runtime) alone. Ready once
  * its banner is printed.
  */
@@ -116,6 +128,7 @@ export async function startWaymarkWorker(
     child: spawn(
       process.execPath,
       [
+        ...serverNodeFlags(),
         ...(options.nodeArgs ?? []),
         ...["bin/waymark.js", "start", "--role", "worker", "--port", "0", "--data-dir", dataDir],
       ],
