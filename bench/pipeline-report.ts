@@ -344,7 +344,7 @@ function readsSection(
           "at the same rate from the same generator (the machine's and the generator's share)"
         : "") +
       `, ${int(first.seconds)} s measured after ${r.warmupSeconds} s of warm-up each, server \`--role all\` with its ` +
-      "pipeline idle. One client shows the time a read takes. 16 clients always waiting on 2 cores saturate the " +
+      "pipeline idle, started anew for the reads. One client shows the time a read takes. 16 clients always waiting on 2 cores saturate the " +
       "machine: a read then waits for the others, and its p99 is the queue they make (clients over throughput), " +
       "reported as the ceiling, not judged against the target. The open-loop rate is a stated load below that " +
       "ceiling, the way a read API is used: its p99 is judged. " +
