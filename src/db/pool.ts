@@ -8,7 +8,10 @@ export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
 export function createPool(connectionString: string, max = 10): pg.Pool {
-  const pool = new pg.Pool({ connectionString, max, application_name: "waymark" });
+  // Idle connections are kept a minute (pg-pool closes them after 10 s by default): one opened for a
+  // burst is there for the next, instead of a new backend (fork, catalog caches, prepared statements,
+  // first touch of each shared-buffer page) on the request that needs it (profile-read benchmark).
+  const pool = new pg.Pool({ connectionString, max, application_name: "waymark", idleTimeoutMillis: 60_000 });
   // An idle client losing its connection (database restart) must not crash the process.
   pool.on("error", () => undefined);
   return pool;
