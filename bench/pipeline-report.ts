@@ -104,6 +104,9 @@ export interface ReadsResult {
   /** By id, then by email, each with every client count. */
   reads: ReadScenario[];
   plans: QueryPlan[];
+  /** PostgreSQL's shared_buffers and huge_pages_status (`on` when the kernel had huge pages reserved). */
+  sharedBuffers: string;
+  hugePages: string;
 }
 
 type Outcome<T> = { ok: T } | { error: string };
@@ -351,13 +354,23 @@ function readsSection(
       "The server columns are Fastify's own time from request to response (its histogram in /metrics, whose bucket " +
       "bounds are 1, 2.5, 5, 10, 25 ms, ...): what the client sees beyond it is the loopback, the scheduler and the " +
       "benchmark process itself. Two causes of the open-loop tail were found and removed (p99 21.8 and 27.7 ms " +
-      "before): the profiles lived in the page cache, which this machine's kernel drops when untouched for a few " +
-      "seconds (the embedded PostgreSQL now keeps a quarter of memory, up to 2 GB, as shared buffers), and the " +
-      "server's old generation filled within seconds and its collection took both cores (the server now runs " +
-      "with `--max-semi-space-size=64`).",
+      "before): the profiles lived in the page cache, which this machine's kernel pages out when untouched for " +
+      "a minute (its DAMON reclaim; the embedded PostgreSQL now keeps a quarter of memory, up to 2 GB, as shared " +
+      "buffers), and the server's old generation filled within seconds and its collection took both cores (the " +
+      "server now runs with `--max-semi-space-size=64`). Two more belong to this virtual machine and remain: " +
+      "each PostgreSQL connection's first touch of a shared-buffer page is a page fault, costly here (the faults " +
+      "column; with huge pages reserved, `vm.nr_hugepages`, PostgreSQL maps its shared buffers in 2 MB pages, " +
+      "the faults vanish and PostgreSQL's CPU per read falls by about 40%), and the kernel's DAMON thread " +
+      "(`kdamond`) takes a core for 10 to 30 ms every 0.55 s: on a run traced with `perf sched`, every cluster " +
+      "of reads over 10 ms began with such a burst. With a core gone, the other one carries the whole load and " +
+      "a queue forms. Huge pages in this run: " +
+      r.hugePages +
+      " (shared buffers " +
+      r.sharedBuffers +
+      ").",
     "",
-    "| read | clients (or rate) | requests/s | p50 ms | p99 ms | over 10 ms | server: over 10 ms | server: p99 within | CPU server | CPU postgres | CPU load generator | CPU other | server µs/request | postgres µs/request |",
-    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| read | clients (or rate) | requests/s | p50 ms | p99 ms | over 10 ms | server: over 10 ms | server: p99 within | CPU server | CPU postgres | CPU load generator | CPU other | server µs/request | postgres µs/request | postgres page faults/request | CPU kdamond |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const x of r.reads) {
     const u = x.usage;
@@ -365,7 +378,8 @@ function readsSection(
       `| ${x.name} | ${loadOf(x)} | ${int(x.requests / x.seconds)} | ${ms(x.p50)} | ${ms(x.p99)} | ` +
         `${share(x.over10Ms)} | ${share(x.server.over10Ms)} | ${Number.isFinite(x.server.p99AtMostMs) ? `${x.server.p99AtMostMs} ms` : "—"} | ` +
         `${pct(u.serverCpu)} | ${pct(u.postgresCpu)} | ${pct(u.loadCpu)} | ${pct(u.otherCpu)} | ` +
-        `${int(micros(u.serverCpu, u.seconds, x.requests))} | ${int(micros(u.postgresCpu, u.seconds, x.requests))} |`,
+        `${int(micros(u.serverCpu, u.seconds, x.requests))} | ${int(micros(u.postgresCpu, u.seconds, x.requests))} | ` +
+        `${(u.postgresFaultsPerSecond / (x.requests / x.seconds)).toFixed(1)} | ${pct(u.kdamondCpu)} |`,
     );
   }
   out.push("");

@@ -23,6 +23,9 @@ interface ProcStat {
   ticks: number;
   /** cutime + cstime: CPU of children that have exited and been waited for. */
   childTicks: number;
+  /** Minor page faults (a page mapped without reading it), of the process and of its waited-for children. */
+  minorFaults: number;
+  childMinorFaults: number;
 }
 
 function readStat(pid: number): ProcStat | null {
@@ -38,6 +41,8 @@ function readStat(pid: number): ProcStat | null {
     ppid: Number(f[1]),
     ticks: Number(f[11]) + Number(f[12]),
     childTicks: Number(f[13]) + Number(f[14]),
+    minorFaults: Number(f[7]),
+    childMinorFaults: Number(f[8]),
   };
 }
 
@@ -99,6 +104,36 @@ function cpuTicks(pid: number, tree: boolean): number {
   return total;
 }
 
+/** Minor page faults of the PostgreSQL server as a whole so far (exited backends too). */
+function postgresMinorFaults(postmasterPid: number): number {
+  const root = readStat(postmasterPid);
+  if (!root) return 0;
+  let total = root.minorFaults + root.childMinorFaults;
+  for (const child of postgresPids(postmasterPid).slice(1)) total += readStat(child)?.minorFaults ?? 0;
+  return total;
+}
+
+/**
+ * The kernel's DAMON threads (`kdamond.N`): where the kernel runs a DAMON-based reclaim (this VM
+ * does: it pages out cold page cache), their sampling takes a core in bursts of tens of ms.
+ */
+function kdamondPids(): number[] {
+  const pids: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/comm`, "utf8").startsWith("kdamond")) pids.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+function ticksOf(pids: number[]): number {
+  return pids.reduce((n, pid) => n + (readStat(pid)?.ticks ?? 0), 0);
+}
+
 /** Busy and total jiffies of the whole machine, from the first line of /proc/stat. */
 function machineTicks(): { busy: number; total: number } {
   const f = readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
@@ -116,6 +151,10 @@ export interface Usage {
   loadCpu: number;
   /** Everything else on the machine (other users' work), percent of one core. */
   otherCpu: number;
+  /** Of `otherCpu`, the kernel's DAMON threads (0 where there are none). */
+  kdamondCpu: number;
+  /** Minor page faults of all PostgreSQL processes per second. */
+  postgresFaultsPerSecond: number;
   /** Whole machine busy, percent of one core (so up to cores × 100). */
   machineCpu: number;
   /** Highest VmRSS of the server process seen, MB. */
@@ -135,6 +174,9 @@ export function watchUsage(w: Watched, sampleMs = 250): { stop(): Usage } {
   const t0 = performance.now();
   const server0 = w.serverPid ? cpuTicks(w.serverPid, false) : 0;
   const pg0 = cpuTicks(w.postmasterPid, true);
+  const faults0 = postgresMinorFaults(w.postmasterPid);
+  const kdamonds = kdamondPids();
+  const kdamond0 = ticksOf(kdamonds);
   const self0 = process.cpuUsage();
   const m0 = machineTicks();
   let rssMax = 0;
@@ -186,6 +228,8 @@ export function watchUsage(w: Watched, sampleMs = 250): { stop(): Usage } {
         loadCpu,
         machineCpu,
         otherCpu: Math.max(0, machineCpu - serverCpu - postgresCpu - loadCpu),
+        kdamondCpu: pct(ticksOf(kdamonds) - kdamond0),
+        postgresFaultsPerSecond: (postgresMinorFaults(w.postmasterPid) - faults0) / seconds,
         serverRssMaxMb: rssMax / 1024,
         postgresPssMaxMb: pssMax / 1024,
       };

@@ -149,7 +149,17 @@ export async function profileReadsScenario(s: Session, o: ReadsOptions): Promise
     );
     if (i === 2) plans.push(...round);
   }
-  return { profiles, created: toCreate, createdSeconds, reads, plans };
+  const setting = async (name: string) =>
+    (await s.db.query<Record<string, string>>(`SHOW ${name}`)).rows[0]![name]!;
+  return {
+    profiles,
+    created: toCreate,
+    createdSeconds,
+    reads,
+    plans,
+    sharedBuffers: await setting("shared_buffers"),
+    hugePages: await setting("huge_pages_status"),
+  };
 }
 
 /**

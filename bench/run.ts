@@ -459,6 +459,8 @@ function emptyResult(r: Pick<ScenarioResult, "key" | "name" | "clients">): Scena
     postgresCpu: 0,
     loadCpu: 0,
     otherCpu: 0,
+    kdamondCpu: 0,
+    postgresFaultsPerSecond: 0,
     machineCpu: 0,
     serverRssMaxMb: 0,
     postgresPssMaxMb: 0,
