@@ -74,7 +74,13 @@ export async function startWaymark(
       ],
       {
         cwd: ROOT,
-        env: { ...env, WAYMARK_LOG_LEVEL: "warn", ...options.env },
+        env: {
+          ...env,
+          WAYMARK_LOG_LEVEL: "warn",
+          // BENCH_PG_SETTINGS: settings for the embedded PostgreSQL, to compare (e.g. shared_buffers=128MB).
+          ...(process.env.BENCH_PG_SETTINGS ? { WAYMARK_PG_SETTINGS: process.env.BENCH_PG_SETTINGS } : {}),
+          ...options.env,
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     ),
