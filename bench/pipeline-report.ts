@@ -79,6 +79,8 @@ export interface ReadScenario {
   ok: number;
   wrong: number;
   failures: Record<string, number>;
+  /** Open loop: scheduled reads not sent because `clients` were already waiting. */
+  skipped: number;
   p50: number;
   p99: number;
   /** Share of requests over 10 ms as the client saw them. */
@@ -387,8 +389,9 @@ function readsSection(
     const f = fails(x.failures);
     out.push(
       `- ${x.name}, ${x.perSecond ? loadOf(x) : `${x.clients} clients`}: ${int(x.requests)} requests, ${int(x.ok)} answered 200, ${int(x.wrong)} ` +
-        `with another profile than asked${f ? `, failures: ${f}` : ""} — ` +
-        `${x.wrong === 0 && x.ok === x.requests ? "ok" : "**wrong answers: a bug**"}`,
+        `with another profile than asked${f ? `, failures: ${f}` : ""}` +
+        `${x.skipped ? `, **${int(x.skipped)} not sent** (${x.clients} already waiting: the server fell behind)` : ""} — ` +
+        `${x.wrong > 0 ? "**wrong answers: a bug**" : x.ok < x.requests ? "**failed requests**" : "ok"}`,
     );
   }
   for (const x of r.reads) {

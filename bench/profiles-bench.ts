@@ -174,6 +174,7 @@ function asSeen(r: ReadResult) {
     ok: r.ok,
     wrong: r.wrong,
     failures: r.failures,
+    skipped: r.skipped,
     p50: quantile(r.latencies, 0.5),
     p99: quantile(r.latencies, 0.99),
     over10Ms: r.latencies.length ? r.latencies.filter((x) => x > 10).length / r.latencies.length : NaN,

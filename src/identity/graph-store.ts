@@ -24,12 +24,13 @@ export async function loadGraph(
   const graph: LoadedGraph = { owners: new Map(), counts: new Map(), live: new Map() };
   const profiles = new Set<string>();
   if (identifiers.length > 0) {
-    const found = await client.query<{ type: string; value: string; profile_id: string }>(
-      `SELECT i.type, i.value, i.profile_id FROM identities i
+    const found = await client.query<{ type: string; value: string; profile_id: string }>({
+      name: "identity-owners",
+      text: `SELECT i.type, i.value, i.profile_id FROM identities i
        JOIN unnest($2::text[], $3::text[]) AS x(type, value) ON i.type = x.type AND i.value = x.value
        WHERE i.workspace_id = $1`,
-      [workspaceId, identifiers.map((i) => i.type), identifiers.map((i) => i.value)],
-    );
+      values: [workspaceId, identifiers.map((i) => i.type), identifiers.map((i) => i.value)],
+    });
     for (const row of found.rows) {
       graph.owners.set(identityKey(row), row.profile_id);
       profiles.add(row.profile_id);
@@ -57,11 +58,12 @@ export async function loadCounts(
   profileIds: string[],
 ): Promise<Map<string, Record<string, number>>> {
   const counts = new Map<string, Record<string, number>>();
-  const { rows } = await client.query<{ profile_id: string; type: string; n: number }>(
-    `SELECT profile_id, type, count(*)::int AS n FROM identities
+  const { rows } = await client.query<{ profile_id: string; type: string; n: number }>({
+    name: "identity-counts",
+    text: `SELECT profile_id, type, count(*)::int AS n FROM identities
      WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) GROUP BY 1, 2`,
-    [workspaceId, profileIds],
-  );
+    values: [workspaceId, profileIds],
+  });
   for (const row of rows) counts.set(row.profile_id, { ...counts.get(row.profile_id), [row.type]: row.n });
   return counts;
 }
@@ -82,19 +84,21 @@ export async function writeGraphChanges(
 ): Promise<void> {
   const { newProfiles, attaches, merges, decisions } = changes;
   if (newProfiles.length) {
-    await client.query(
-      `INSERT INTO profiles (workspace_id, id, created_at, updated_at)
+    await client.query({
+      name: "identity-new-profiles",
+      text: `INSERT INTO profiles (workspace_id, id, created_at, updated_at)
        SELECT $1, id, at, at FROM unnest($2::uuid[], $3::timestamptz[]) AS x(id, at)`,
-      [workspaceId, newProfiles.map((p) => p.id), newProfiles.map((p) => p.at)],
-    );
+      values: [workspaceId, newProfiles.map((p) => p.id), newProfiles.map((p) => p.at)],
+    });
   }
   if (attaches.length) {
-    await client.query(
-      `INSERT INTO identities (workspace_id, type, value, profile_id, first_seen, event_seq)
+    await client.query({
+      name: "identity-attach",
+      text: `INSERT INTO identities (workspace_id, type, value, profile_id, first_seen, event_seq)
        SELECT $1, type, value, profile_id, at, seq
        FROM unnest($2::text[], $3::text[], $4::uuid[], $5::timestamptz[], $6::bigint[]) AS x(type, value, profile_id, at, seq)
        ON CONFLICT DO NOTHING`,
-      [
+      values: [
         workspaceId,
         attaches.map((a) => a.type),
         attaches.map((a) => a.value),
@@ -102,7 +106,7 @@ export async function writeGraphChanges(
         attaches.map((a) => a.at),
         attaches.map((a) => a.seq),
       ],
-    );
+    });
   }
   // Merges in order: identities move to the survivor, and every profile that pointed at the merged
   // one points at the survivor, so a read resolves in one hop. The profile rows are locked first, in

@@ -28,11 +28,12 @@ export async function runApply(
       seq: number;
       profile_id: string;
       merged: string[];
-    }>(
-      `SELECT workspace_id, seq, profile_id, merged FROM pipeline_queue
-       WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
-      [partition, batchSize],
-    );
+    }>({
+      name: "pipeline-apply-take",
+      text: `SELECT workspace_id, seq, profile_id, merged FROM pipeline_queue
+             WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
+      values: [partition, batchSize],
+    });
     if (rows.length === 0) return { taken: 0, applied: 0 };
     // A merge waits until the profiles it merges, queued in other partitions, have nothing left below
     // its seq (their earlier events, and the merges that fed them, transitively: each of those waited
@@ -47,11 +48,12 @@ export async function runApply(
       let wait = mine.some((k) => blocked.has(k));
       const elsewhere = mergedElsewhere(partition, row.merged);
       if (!wait && elsewhere.length > 0) {
-        const { rows: pending } = await tx.query(
-          `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND seq < $3
-           LIMIT 1`,
-          [row.workspace_id, elsewhere, row.seq],
-        );
+        const { rows: pending } = await tx.query({
+          name: "pipeline-apply-pending",
+          text: `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND seq < $3
+                 LIMIT 1`,
+          values: [row.workspace_id, elsewhere, row.seq],
+        });
         wait = pending.length > 0;
       }
       if (wait) for (const k of mine) blocked.add(k);
@@ -59,16 +61,25 @@ export async function runApply(
     }
     if (ready.length === 0) return { taken: 0, applied: 0 };
 
-    const { rows: messages } = await tx.query<{
+    // One statement per workspace (a batch nearly always holds one): `seq = ANY` reads the batch's
+    // events in one pass over each log partition's index, and a partition's events are one in eight
+    // of a stretch of the log, so they share leaf and heap pages (a join on unnest descends the index
+    // of every log partition once per event: eight times the pages).
+    const messages: Array<{
       workspace_id: string;
       seq: number;
       received_at: Date;
       message: Record<string, unknown>;
-    }>(
-      `SELECT e.workspace_id, e.seq, e.received_at, e.message FROM events e
-       JOIN unnest($1::uuid[], $2::bigint[]) AS x(w, s) ON e.workspace_id = x.w AND e.seq = x.s`,
-      [ready.map((r) => r.workspace_id), ready.map((r) => r.seq)],
-    );
+    }> = [];
+    for (const [workspaceId, seqs] of seqsByWorkspace(ready)) {
+      const { rows: found } = await tx.query<(typeof messages)[number]>({
+        name: "pipeline-apply-events",
+        text: `SELECT workspace_id, seq, received_at, message FROM events
+               WHERE workspace_id = $1 AND seq = ANY($2::bigint[])`,
+        values: [workspaceId, seqs],
+      });
+      messages.push(...found);
+    }
     const byKey = new Map(messages.map((m) => [`${m.workspace_id}/${m.seq}`, m]));
     const events: AppliedEvent[] = [];
     for (const r of ready) {
@@ -86,19 +97,33 @@ export async function runApply(
     }
     for (const stage of stages) await stage.apply(tx, events);
 
-    await tx.query(
-      `DELETE FROM pipeline_queue q USING unnest($2::uuid[], $3::bigint[]) AS x(w, s)
-       WHERE q.partition = $1 AND q.workspace_id = x.w AND q.seq = x.s`,
-      [partition, ready.map((r) => r.workspace_id), ready.map((r) => r.seq)],
-    );
+    for (const [workspaceId, seqs] of seqsByWorkspace(ready)) {
+      await tx.query({
+        name: "pipeline-apply-done",
+        text: "DELETE FROM pipeline_queue WHERE workspace_id = $1 AND partition = $2 AND seq = ANY($3::bigint[])",
+        values: [workspaceId, partition, seqs],
+      });
+    }
     const last = new Map<string, number>();
     for (const r of ready) last.set(r.workspace_id, r.seq);
-    await tx.query(
-      `INSERT INTO pipeline_offsets (workspace_id, unit, seq)
-       SELECT w, $1, s FROM unnest($2::uuid[], $3::bigint[]) AS x(w, s)
-       ON CONFLICT (workspace_id, unit) DO UPDATE SET seq = excluded.seq, updated_at = now()`,
-      [applyUnit(partition), [...last.keys()], [...last.values()]],
-    );
+    await tx.query({
+      name: "pipeline-apply-offsets",
+      text: `INSERT INTO pipeline_offsets (workspace_id, unit, seq)
+             SELECT w, $1, s FROM unnest($2::uuid[], $3::bigint[]) AS x(w, s)
+             ON CONFLICT (workspace_id, unit) DO UPDATE SET seq = excluded.seq, updated_at = now()`,
+      values: [applyUnit(partition), [...last.keys()], [...last.values()]],
+    });
     return { taken: ready.length, applied: events.length };
   });
+}
+
+/** The seqs of the rows, per workspace, in the rows' order. */
+function seqsByWorkspace(rows: ReadonlyArray<{ workspace_id: string; seq: number }>): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const r of rows) {
+    const list = out.get(r.workspace_id);
+    if (list) list.push(r.seq);
+    else out.set(r.workspace_id, [r.seq]);
+  }
+  return out;
 }

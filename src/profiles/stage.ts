@@ -2,7 +2,7 @@ import type { PoolClient } from "pg";
 import type { AppliedEvent, PipelineStage } from "../pipeline/index.ts";
 import { EMPTY_PROFILE, absorbProfile, applyEvent, type ProfileState } from "./core/apply.ts";
 
-/** A `profiles` row as the stage and the reads select it (`SELECT p.*`). */
+/** A `profiles` row as the stage and the reads select it. */
 export interface ProfileRow {
   workspace_id: string;
   id: string;
@@ -25,18 +25,24 @@ export const profileStage: PipelineStage = {
   name: "profiles",
   async apply(tx: PoolClient, events: AppliedEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const wanted = new Map<string, { w: string; id: string }>();
+    const wanted = new Map<string, Set<string>>();
     for (const e of events) {
-      for (const id of [e.profileId, ...e.merged])
-        wanted.set(keyOf(e.workspaceId, id), { w: e.workspaceId, id });
+      const ids = wanted.get(e.workspaceId) ?? new Set<string>();
+      for (const id of [e.profileId, ...e.merged]) ids.add(id);
+      wanted.set(e.workspaceId, ids);
     }
-    const list = [...wanted.values()];
-    const { rows } = await tx.query<ProfileRow>(
-      `SELECT p.* FROM profiles p JOIN unnest($1::uuid[], $2::uuid[]) AS x(w, id)
-         ON p.workspace_id = x.w AND p.id = x.id
-       ORDER BY p.workspace_id, p.id FOR UPDATE OF p`,
-      [list.map((x) => x.w), list.map((x) => x.id)],
-    );
+    // Locked per workspace in (workspace, id) order, the order a merge locks them in (no deadlock).
+    const rows: ProfileRow[] = [];
+    for (const w of [...wanted.keys()].sort()) {
+      const { rows: found } = await tx.query<ProfileRow>({
+        name: "profiles-stage-lock",
+        text: `SELECT workspace_id, id, traits, trait_times, first_seen, last_seen, last_ip, location, timezone,
+                 device, event_count, counts
+               FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
+        values: [w, [...wanted.get(w)!]],
+      });
+      rows.push(...found);
+    }
     const state = new Map<string, ProfileState>(rows.map((r) => [keyOf(r.workspace_id, r.id), fromRow(r)]));
     const touched = new Set<string>();
     for (const e of events) {
@@ -50,15 +56,16 @@ export const profileStage: PipelineStage = {
       touched.add(k);
     }
     const out = [...touched].map((k) => ({ k, p: state.get(k)! }));
-    await tx.query(
-      `UPDATE profiles p SET traits = x.traits, trait_times = x.trait_times, first_seen = x.first_seen,
+    await tx.query({
+      name: "profiles-stage-update",
+      text: `UPDATE profiles p SET traits = x.traits, trait_times = x.trait_times, first_seen = x.first_seen,
          last_seen = x.last_seen, last_ip = x.last_ip, location = x.location, timezone = x.timezone,
          device = x.device, event_count = x.event_count, counts = x.counts, updated_at = now()
        FROM jsonb_to_recordset($1::jsonb) AS x(w uuid, id uuid, traits jsonb, trait_times jsonb,
          first_seen timestamptz, last_seen timestamptz, last_ip text, location jsonb, timezone text,
          device jsonb, event_count bigint, counts jsonb)
        WHERE p.workspace_id = x.w AND p.id = x.id`,
-      [
+      values: [
         JSON.stringify(
           out.map(({ k, p }) => ({
             w: k.split("/")[0],
@@ -76,7 +83,7 @@ export const profileStage: PipelineStage = {
           })),
         ),
       ],
-    );
+    });
   },
 };
 
