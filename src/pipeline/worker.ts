@@ -18,9 +18,10 @@ export interface PipelineOptions {
   pollMs?: number;
   batchSize?: number;
   /**
-   * After a wake-up, or a batch that found only a trickle, wait this long before the next batch so
-   * that events arriving one by one are applied tens at a time (less per-batch cost), at the price
-   * of that much latency.
+   * After a wake-up, or a batch that found only a trickle, the resolve unit waits this long before
+   * its next batch so that events arriving one by one are resolved tens at a time (less per-batch
+   * cost), at the price of that much latency. The apply partitions do not wait: their events come
+   * in chunks already, one per resolve batch, and waiting would only add to the lag.
    */
   gatherMs?: number;
   onError?: (err: unknown) => void;
@@ -197,7 +198,7 @@ export class PipelineWorker {
   /** One unit's loop: batches back to back while there is work, polls when idle, backs off on errors. */
   private async work(unit: string): Promise<void> {
     const pollMs = this.options.pollMs ?? 1000;
-    const gatherMs = this.options.gatherMs ?? 50;
+    const gatherMs = unit === RESOLVE_UNIT ? (this.options.gatherMs ?? 50) : 0;
     const trickle = (this.options.batchSize ?? 1000) / 4;
     let failures = 0;
     while (this.running && this.holds(unit)) {
@@ -213,8 +214,8 @@ export class PipelineWorker {
       if (failures > 0) await this.sleep(unit, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures));
       else if (done === 0 && !this.pending.delete(unit)) {
         await this.sleep(unit, pollMs);
-        await delay(gatherMs);
-      } else if (done < trickle) await delay(gatherMs);
+        if (gatherMs > 0) await delay(gatherMs);
+      } else if (done < trickle && gatherMs > 0) await delay(gatherMs);
     }
   }
 
