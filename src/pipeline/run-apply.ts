@@ -9,6 +9,10 @@ export interface ApplyResult {
   taken: number;
   /** Events handed to the stages (fewer than taken when some were erased from the log meanwhile). */
   applied: number;
+  /** Queued events held back: merges waiting for other partitions, and the later events they hold. */
+  waiting: number;
+  /** The queue held a whole batch: there may be more behind it. */
+  full: boolean;
 }
 
 /**
@@ -34,7 +38,7 @@ export async function runApply(
              WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
       values: [partition, batchSize],
     });
-    if (rows.length === 0) return { taken: 0, applied: 0 };
+    if (rows.length === 0) return { taken: 0, applied: 0, waiting: 0, full: false };
     // A merge waits until the profiles it merges, queued in other partitions, have nothing left below
     // its seq (their earlier events, and the merges that fed them, transitively: each of those waited
     // in turn). Those rows are read committed: a batch applying them elsewhere counts as pending until
@@ -59,7 +63,9 @@ export async function runApply(
       if (wait) for (const k of mine) blocked.add(k);
       else ready.push(row);
     }
-    if (ready.length === 0) return { taken: 0, applied: 0 };
+    const waiting = rows.length - ready.length;
+    const full = rows.length === batchSize;
+    if (ready.length === 0) return { taken: 0, applied: 0, waiting, full };
 
     // One statement per workspace (a batch nearly always holds one): `seq = ANY` reads the batch's
     // events in one pass over each log partition's index, and a partition's events are one in eight
@@ -113,7 +119,7 @@ export async function runApply(
              ON CONFLICT (workspace_id, unit) DO UPDATE SET seq = excluded.seq, updated_at = now()`,
       values: [applyUnit(partition), [...last.keys()], [...last.values()]],
     });
-    return { taken: ready.length, applied: events.length };
+    return { taken: ready.length, applied: events.length, waiting, full };
   });
 }
 

@@ -20,14 +20,21 @@ export interface PipelineOptions {
   /**
    * After a wake-up, or a batch that found only a trickle, the resolve unit waits this long before
    * its next batch so that events arriving one by one are resolved tens at a time (less per-batch
-   * cost), at the price of that much latency. The apply partitions do not wait: their events come
-   * in chunks already, one per resolve batch, and waiting would only add to the lag.
+   * cost), at the price of that much latency. The apply partitions do not gather: their events come
+   * in chunks already, one per resolve batch, and waiting would only add to the lag; they wait this
+   * long only before retrying merges held for other partitions.
    */
   gatherMs?: number;
   onError?: (err: unknown) => void;
   /** After each committed apply batch: how many events one stage applied (for metrics). */
   onApplied?: (stage: string, events: number) => void;
 }
+
+/**
+ * When a unit runs its next batch: at once, after gathering (`gatherMs`: a trickle of events is
+ * resolved tens at a time, merges waiting for other partitions are retried), or when woken.
+ */
+type Next = "now" | "gather" | "idle";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -195,16 +202,18 @@ export class PipelineWorker {
     this.loops.set(unit, loop);
   }
 
-  /** One unit's loop: batches back to back while there is work, polls when idle, backs off on errors. */
+  /**
+   * One unit's loop: batches back to back while there is work, sleeps until woken (or the poll) when
+   * idle, backs off on errors.
+   */
   private async work(unit: string): Promise<void> {
     const pollMs = this.options.pollMs ?? 1000;
-    const gatherMs = unit === RESOLVE_UNIT ? (this.options.gatherMs ?? 50) : 0;
-    const trickle = (this.options.batchSize ?? 1000) / 4;
+    const gatherMs = this.options.gatherMs ?? 50;
     let failures = 0;
     while (this.running && this.holds(unit)) {
-      let done = 0;
+      let next: Next = "now";
       try {
-        done = await this.runBatch(unit);
+        next = await this.runBatch(unit);
         failures = 0;
       } catch (err) {
         failures++;
@@ -212,26 +221,33 @@ export class PipelineWorker {
       }
       if (!this.running) return;
       if (failures > 0) await this.sleep(unit, Math.min(MAX_BACKOFF_MS, pollMs * 2 ** failures));
-      else if (done === 0 && !this.pending.delete(unit)) {
-        await this.sleep(unit, pollMs);
-        if (gatherMs > 0) await delay(gatherMs);
-      } else if (done < trickle && gatherMs > 0) await delay(gatherMs);
+      else if (next === "idle") {
+        if (!this.pending.delete(unit)) {
+          await this.sleep(unit, pollMs);
+          // Woken by the first of a trickle of events: let more of them arrive first.
+          if (unit === RESOLVE_UNIT) await delay(gatherMs);
+        }
+      } else if (next === "gather") await delay(gatherMs);
     }
   }
 
-  /** Runs one batch of `unit`; returns how many events it moved on (0: nothing to do). */
-  private async runBatch(unit: string): Promise<number> {
+  /** Runs one batch of `unit`; says when to run the next. */
+  private async runBatch(unit: string): Promise<Next> {
     const batch = this.options.batchSize ?? 1000;
     if (unit === RESOLVE_UNIT) {
       const resolved = await runResolve(this.pool, batch);
       // Newly queued events: the partitions need not wait for their next poll.
       if (resolved > 0) for (const unit of this.held) if (unit !== RESOLVE_UNIT) this.wake(unit);
-      return resolved;
+      if (resolved === 0) return "idle";
+      return resolved < batch / 4 ? "gather" : "now";
     }
     const { stages, onApplied } = this.options;
-    const { taken, applied } = await runApply(this.pool, Number(unit.split(":")[1]), stages, batch);
-    if (applied > 0 && onApplied) for (const stage of stages) onApplied(stage.name, applied);
-    return taken;
+    const result = await runApply(this.pool, Number(unit.split(":")[1]), stages, batch);
+    if (result.applied > 0 && onApplied) for (const stage of stages) onApplied(stage.name, result.applied);
+    // A partition's events come in chunks, one per resolve batch, which wakes it: a short batch means
+    // the queue is empty until the next wake-up. Merges waiting for other partitions are retried soon.
+    if (result.full) return "now";
+    return result.waiting > 0 ? "gather" : "idle";
   }
 
   private sleep(key: string, ms: number): Promise<void> {
