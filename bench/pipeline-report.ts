@@ -203,7 +203,7 @@ function throughputSection(o: Outcome<ThroughputResult>, targets: string[], boun
       (c) =>
         `- ${c.name}: ${int(c.actual)} (expected ${int(c.expected)}) — ${c.actual === c.expected ? "ok" : "**MISMATCH: a bug**"}`,
     ),
-    `- the ${t.partitions.count} apply partitions (sampled every 200 ms): while stage one was resolving, ` +
+    `- the ${t.partitions.count} apply partitions (sampled every second): while stage one was resolving, ` +
       `${t.partitions.emptyWhileResolving.toFixed(2)} had nothing queued on average; over the run, ` +
       `${t.partitions.waitingMerges.toFixed(2)} merges on average among each partition's next 100 events were still ` +
       "waiting for earlier events of a profile they merge",
