@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { applyUnit, mergedElsewhere } from "./core/partition.ts";
 import type { AppliedEvent, PipelineStage } from "./stage.ts";
@@ -16,9 +16,10 @@ export interface ApplyResult {
 }
 
 /**
- * Stage two for one partition: takes the next queued events in seq order (locked, so a second holder
- * waits and then finds them gone), stops before an event whose merged profiles' partitions have not
- * caught up, runs every stage on the batch, and deletes the applied rows, in one transaction.
+ * Stage two for one partition: takes the next queued events in seq order out of the queue (deleted
+ * at once: a second holder waits for this transaction and then finds them gone), holds back an event
+ * whose merged profiles' partitions have not caught up (put back in the queue), and runs every stage
+ * on the rest, in one transaction.
  */
 export async function runApply(
   pool: Pool,
@@ -27,17 +28,20 @@ export async function runApply(
   batchSize: number,
 ): Promise<ApplyResult> {
   return withTx(pool, async (tx) => {
-    const { rows } = await tx.query<{
-      workspace_id: string;
-      seq: number;
-      profile_id: string;
-      merged: string[];
-    }>({
+    // Deleting is the lock: one write per row, where locking them (FOR UPDATE) and deleting them once
+    // applied was two, and a statement more.
+    const { rows: taken } = await tx.query<QueuedRow>({
       name: "pipeline-apply-take",
-      text: `SELECT workspace_id, seq, profile_id, merged FROM pipeline_queue
-             WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2 FOR UPDATE`,
+      text: `DELETE FROM pipeline_queue q
+             WHERE (q.workspace_id, q.partition, q.seq) IN (
+               SELECT workspace_id, partition, seq FROM pipeline_queue
+               WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2)
+             RETURNING q.workspace_id, q.seq, q.profile_id, q.merged`,
       values: [partition, batchSize],
     });
+    const rows = taken.sort((a, b) =>
+      a.workspace_id === b.workspace_id ? a.seq - b.seq : a.workspace_id < b.workspace_id ? -1 : 1,
+    );
     if (rows.length === 0) return { taken: 0, applied: 0, waiting: 0, full: false };
     // A merge waits until the profiles it merges, queued in other partitions, have nothing left below
     // its seq (their earlier events, and the merges that fed them, transitively: each of those waited
@@ -65,6 +69,12 @@ export async function runApply(
     }
     const waiting = rows.length - ready.length;
     const full = rows.length === batchSize;
+    if (waiting > 0)
+      await putBack(
+        tx,
+        partition,
+        rows.filter((r) => !ready.includes(r)),
+      );
     if (ready.length === 0) return { taken: 0, applied: 0, waiting, full };
 
     // One statement per workspace (a batch nearly always holds one): `seq = ANY` reads the batch's
@@ -103,13 +113,6 @@ export async function runApply(
     }
     for (const stage of stages) await stage.apply(tx, events);
 
-    for (const [workspaceId, seqs] of seqsByWorkspace(ready)) {
-      await tx.query({
-        name: "pipeline-apply-done",
-        text: "DELETE FROM pipeline_queue WHERE workspace_id = $1 AND partition = $2 AND seq = ANY($3::bigint[])",
-        values: [workspaceId, partition, seqs],
-      });
-    }
     const last = new Map<string, number>();
     for (const r of ready) last.set(r.workspace_id, r.seq);
     await tx.query({
@@ -132,4 +135,27 @@ function seqsByWorkspace(rows: ReadonlyArray<{ workspace_id: string; seq: number
     else out.set(r.workspace_id, [r.seq]);
   }
   return out;
+}
+
+interface QueuedRow {
+  workspace_id: string;
+  seq: number;
+  profile_id: string;
+  merged: string[];
+}
+
+/** Returns held-back rows to the queue, as they were. */
+async function putBack(tx: PoolClient, partition: number, rows: QueuedRow[]): Promise<void> {
+  await tx.query(
+    `INSERT INTO pipeline_queue (workspace_id, partition, seq, profile_id, merged)
+     SELECT w, $1, s, p, ARRAY(SELECT jsonb_array_elements_text(m))::uuid[]
+     FROM unnest($2::uuid[], $3::bigint[], $4::uuid[], $5::jsonb[]) AS x(w, s, p, m)`,
+    [
+      partition,
+      rows.map((r) => r.workspace_id),
+      rows.map((r) => r.seq),
+      rows.map((r) => r.profile_id),
+      rows.map((r) => JSON.stringify(r.merged)),
+    ],
+  );
 }

@@ -5,6 +5,7 @@ import { ALL_UNITS, RESOLVE_UNIT, fairShare } from "./core/partition.ts";
 import { Leases } from "./leases.ts";
 import { runApply } from "./run-apply.ts";
 import { runResolve } from "./run-resolve.ts";
+import { QUEUE_VACUUM_EVERY_EVENTS, QUEUE_VACUUM_MIN_MS, vacuumQueue } from "./queue-vacuum.ts";
 import type { PipelineStage } from "./stage.ts";
 
 export interface PipelineOptions {
@@ -25,6 +26,10 @@ export interface PipelineOptions {
    * long only before retrying merges held for other partitions.
    */
   gatherMs?: number;
+  /** Vacuum the queue after this many events queued (see queue-vacuum.ts)... */
+  queueVacuumEvents?: number;
+  /** ...and at most this often (ms). */
+  queueVacuumMinMs?: number;
   onError?: (err: unknown) => void;
   /** After each committed apply batch: how many events one stage applied (for metrics). */
   onApplied?: (stage: string, events: number) => void;
@@ -71,6 +76,10 @@ export class PipelineWorker {
   private readonly pending = new Set<string>();
   /** The connection LISTENing for new events and queued work (re-opened by the refresh loop). */
   private listener: PoolClient | undefined;
+  /** Events this worker queued since its last vacuum of the queue, the time of it, and one running. */
+  private queuedSinceVacuum = 0;
+  private lastVacuum = performance.now();
+  private vacuum: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -98,6 +107,7 @@ export class PipelineWorker {
     for (const wake of [...this.wakers.values()]) wake();
     await this.refresher;
     await Promise.all([...this.loops.values()]);
+    await this.vacuum;
     this.closeListener();
     this.held = new Set();
     this.heldUntil = 0;
@@ -238,6 +248,8 @@ export class PipelineWorker {
       const resolved = await runResolve(this.pool, batch);
       // Newly queued events: the partitions need not wait for their next poll.
       if (resolved > 0) for (const unit of this.held) if (unit !== RESOLVE_UNIT) this.wake(unit);
+      this.queuedSinceVacuum += resolved;
+      this.maybeVacuum();
       if (resolved === 0) return "idle";
       return resolved < batch / 4 ? "gather" : "now";
     }
@@ -248,6 +260,18 @@ export class PipelineWorker {
     // the queue is empty until the next wake-up. Merges waiting for other partitions are retried soon.
     if (result.full) return "now";
     return result.waiting > 0 ? "gather" : "idle";
+  }
+
+  /** Vacuums the queue in the background once enough events went through it (see queue-vacuum.ts). */
+  private maybeVacuum(): void {
+    if (this.vacuum || this.queuedSinceVacuum < (this.options.queueVacuumEvents ?? QUEUE_VACUUM_EVERY_EVENTS))
+      return;
+    if (performance.now() - this.lastVacuum < (this.options.queueVacuumMinMs ?? QUEUE_VACUUM_MIN_MS)) return;
+    this.queuedSinceVacuum = 0;
+    this.lastVacuum = performance.now();
+    this.vacuum = vacuumQueue(this.pool)
+      .catch((err: unknown) => this.options.onError?.(err))
+      .finally(() => (this.vacuum = undefined));
   }
 
   private sleep(key: string, ms: number): Promise<void> {

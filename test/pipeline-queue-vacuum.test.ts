@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PipelineWorker } from "../src/pipeline/index.ts";
+import { profileStage } from "../src/profiles/index.ts";
+import { drained } from "./support/pipeline.ts";
+import { startTestServer, type TestServer } from "./support/server.ts";
+
+let server: TestServer;
+let worker: PipelineWorker;
+beforeAll(async () => {
+  server = await startTestServer();
+  worker = new PipelineWorker(server.db.pool, {
+    stages: [profileStage],
+    queueVacuumEvents: 100,
+    queueVacuumMinMs: 0,
+  });
+  worker.start();
+});
+afterAll(async () => {
+  await worker.stop();
+  await server.close();
+});
+
+async function send(count: number, tag: string): Promise<void> {
+  const batch = Array.from({ length: count }, (_, n) => ({
+    type: "track",
+    userId: `${tag}-${n % 9}`,
+    event: "Vacuum Counted",
+  }));
+  expect((await server.track("/v1/batch", { batch })).status).toBe(200);
+}
+
+/** Manual vacuums of the queue so far, and its dead rows, as PostgreSQL counts them. */
+async function queueStats(): Promise<{ vacuums: number; dead: number }> {
+  const { rows } = await server.db.pool.query<{ vacuums: number; dead: number }>(
+    `SELECT vacuum_count::int AS vacuums, n_dead_tup::int AS dead FROM pg_stat_user_tables WHERE relname = 'pipeline_queue'`,
+  );
+  return rows[0]!;
+}
+
+async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 20_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = await read();
+    if (ok(v) || Date.now() > until) return v;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("the worker keeps the pipeline queue vacuumed", () => {
+  it("does not vacuum before the configured number of events went through the queue", async () => {
+    await send(60, "first");
+    await drained(server);
+    // The dead rows are there, reported once the deleting transactions' stats are flushed.
+    expect((await waitFor(queueStats, (s) => s.dead >= 60)).dead).toBeGreaterThanOrEqual(60);
+    expect((await queueStats()).vacuums).toBe(0);
+  });
+
+  it("vacuums the queue once they have, removing the dead rows it had", async () => {
+    await send(60, "second");
+    await drained(server);
+    const after = await waitFor(queueStats, (s) => s.vacuums >= 1);
+    expect(after.vacuums).toBe(1);
+    // The vacuum starts when stage one has queued the second 60: the first 60 go, the second 60 are
+    // deleted by their partitions afterwards and wait for the next one.
+    expect(after.dead).toBeLessThanOrEqual(60);
+  });
+});
