@@ -29,14 +29,13 @@ export async function runApply(
 ): Promise<ApplyResult> {
   return withTx(pool, async (tx) => {
     // Deleting is the lock: one write per row, where locking them (FOR UPDATE) and deleting them once
-    // applied was two, and a statement more.
+    // applied was two, and a statement more. The rows are found in the key's order (partition first)
+    // and deleted by their position (a TID scan).
     const { rows: taken } = await tx.query<QueuedRow>({
       name: "pipeline-apply-take",
-      text: `DELETE FROM pipeline_queue q
-             WHERE (q.workspace_id, q.partition, q.seq) IN (
-               SELECT workspace_id, partition, seq FROM pipeline_queue
-               WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2)
-             RETURNING q.workspace_id, q.seq, q.profile_id, q.merged`,
+      text: `DELETE FROM pipeline_queue WHERE ctid = ANY(ARRAY(
+               SELECT ctid FROM pipeline_queue WHERE partition = $1 ORDER BY workspace_id, seq LIMIT $2))
+             RETURNING workspace_id, seq, profile_id, merged`,
       values: [partition, batchSize],
     });
     const rows = taken.sort((a, b) =>
