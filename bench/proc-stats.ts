@@ -97,19 +97,38 @@ export function postgresPids(postmasterPid: number): number[] {
 /** CPU ticks used so far by a process, or by the PostgreSQL server as a whole (exited backends too). */
 function cpuTicks(pid: number, tree: boolean): number {
   if (!tree) return readStat(pid)?.ticks ?? 0;
-  const root = readStat(pid);
-  if (!root) return 0;
-  let total = root.ticks + root.childTicks;
-  for (const child of postgresPids(pid).slice(1)) total += readStat(child)?.ticks ?? 0;
-  return total;
+  return serverTotal(
+    pid,
+    (s) => s.ticks,
+    (s) => s.childTicks,
+  );
 }
 
 /** Minor page faults of the PostgreSQL server as a whole so far (exited backends too). */
 function postgresMinorFaults(postmasterPid: number): number {
+  return serverTotal(
+    postmasterPid,
+    (s) => s.minorFaults,
+    (s) => s.childMinorFaults,
+  );
+}
+
+/**
+ * A counter summed over the PostgreSQL server: the postmaster's own and its exited children's (as the
+ * kernel adds them up for it), plus each live child's.
+ */
+function serverTotal(
+  postmasterPid: number,
+  own: (s: ProcStat) => number,
+  exitedChildren: (s: ProcStat) => number,
+): number {
   const root = readStat(postmasterPid);
   if (!root) return 0;
-  let total = root.minorFaults + root.childMinorFaults;
-  for (const child of postgresPids(postmasterPid).slice(1)) total += readStat(child)?.minorFaults ?? 0;
+  let total = own(root) + exitedChildren(root);
+  for (const child of postgresPids(postmasterPid).slice(1)) {
+    const stat = readStat(child);
+    if (stat) total += own(stat);
+  }
   return total;
 }
 
