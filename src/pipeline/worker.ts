@@ -257,9 +257,11 @@ export class PipelineWorker {
     const result = await runApply(this.pool, Number(unit.split(":")[1]), stages, batch);
     if (result.applied > 0 && onApplied) for (const stage of stages) onApplied(stage.name, result.applied);
     // A partition's events come in chunks, one per resolve batch, which wakes it: a short batch means
-    // the queue is empty until the next wake-up. Merges waiting for other partitions are retried soon.
+    // the queue is empty until the next wake-up. Merges waiting for other partitions are retried soon
+    // after a batch that moved others on; when all of them waited, at the next wake-up (or poll), not
+    // every 50 ms (each try takes them out of the queue and puts them back).
     if (result.full) return "now";
-    return result.waiting > 0 ? "gather" : "idle";
+    return result.waiting > 0 && result.taken > 0 ? "gather" : "idle";
   }
 
   /** Vacuums the queue in the background once enough events went through it (see queue-vacuum.ts). */
