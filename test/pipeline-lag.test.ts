@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runResolve } from "../src/pipeline/index.ts";
-import { drained } from "./support/pipeline.ts";
+import { drained, sendTracks } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 /** The server's clock: events are stamped with it, and lag in seconds is measured against it. */
@@ -41,16 +41,6 @@ async function samples(name: string): Promise<Map<string, number>> {
 const sum = (units: Unit[]) => units.reduce((n, u) => n + u.lagEvents, 0);
 const applyUnits = (units: Unit[]) => units.filter((u) => u.unit.startsWith("apply:"));
 
-async function send(count: number, tag: string): Promise<void> {
-  const batch = Array.from({ length: count }, (_, n) => ({
-    type: "track",
-    userId: `${tag}-${n % 7}`,
-    event: "Lag Measured",
-    properties: { n },
-  }));
-  expect((await server.track("/v1/batch", { batch })).status).toBe(200);
-}
-
 describe("the pipeline falls behind the log, then catches up", () => {
   it("reports nothing waiting before any event arrives", async () => {
     const units = await status();
@@ -65,7 +55,7 @@ describe("the pipeline falls behind the log, then catches up", () => {
   });
 
   it("counts unresolved events against the resolve unit, with the age of the oldest", async () => {
-    await send(30, "first");
+    await sendTracks(server, 30, "first", 7);
     now = new Date(now.getTime() + 90_000);
     const [resolve, ...partitions] = await status();
     expect(resolve).toMatchObject({ unit: "resolve", appliedSeq: 0, lagEvents: 30, lagSeconds: 90 });
@@ -119,7 +109,7 @@ describe("the pipeline falls behind the log, then catches up", () => {
 describe("the newest events are erased from the log before they are resolved", () => {
   it("still brings the resolve unit to the head of the log", async () => {
     await server.pipeline!.stop();
-    await send(20, "erased");
+    await sendTracks(server, 20, "erased", 7);
     // As an erasure does: the resolver's offset row locked, the person's events deleted.
     const client = await server.db.pool.connect();
     try {

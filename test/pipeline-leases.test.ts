@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type Pool } from "../src/db/index.ts";
 import { ALL_UNITS, PipelineWorker } from "../src/pipeline/index.ts";
 import { profileStage } from "../src/profiles/index.ts";
-import { drained } from "./support/pipeline.ts";
+import { drained, sendTracks } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 /** Two in-process workers on one database, each with its own pool, as two processes would be. */
@@ -48,15 +48,6 @@ async function within(ms: number, check: () => boolean | Promise<boolean>): Prom
   return null;
 }
 
-async function send(count: number, tag: string): Promise<void> {
-  const batch = Array.from({ length: count }, (_, n) => ({
-    type: "track",
-    userId: `${tag}-${n % 13}`,
-    event: "E",
-  }));
-  expect((await server.track("/v1/batch", { batch })).status).toBe(200);
-}
-
 async function waiting(): Promise<number> {
   const { rows } = await server.db.pool.query<{ n: number }>(
     `SELECT (SELECT last_seq FROM event_sequences) - coalesce((SELECT seq FROM pipeline_offsets WHERE unit = 'resolve'), 0)
@@ -83,7 +74,7 @@ describe("workers sharing the pipeline's units", () => {
     expect(a.units.every((u) => owners.get(u) === a.owner)).toBe(true);
     expect(b.units.every((u) => owners.get(u) === b.owner)).toBe(true);
 
-    await send(200, "shared");
+    await sendTracks(server, 200, "shared", 13);
     await drained(server);
   });
 
@@ -95,7 +86,7 @@ describe("workers sharing the pipeline's units", () => {
       "UPDATE pipeline_leases SET owner = 'elsewhere', expires_at = now() + interval '1 minute'",
     );
     expect(await within(3_000, () => a.units.length === 0)).not.toBeNull();
-    await send(50, "stalled");
+    await sendTracks(server, 50, "stalled", 13);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(await waiting()).toBe(50);
 
@@ -113,7 +104,7 @@ describe("workers sharing the pipeline's units", () => {
     const { rows } = await server.db.pool.query("SELECT 1 FROM pipeline_workers WHERE owner = $1", [a.owner]);
     expect(rows).toEqual([]);
 
-    await send(20, "again");
+    await sendTracks(server, 20, "again", 13);
     a.start();
     await drained(server);
     expect(await waiting()).toBe(0);

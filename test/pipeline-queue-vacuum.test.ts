@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PipelineWorker } from "../src/pipeline/index.ts";
 import { profileStage } from "../src/profiles/index.ts";
-import { drained } from "./support/pipeline.ts";
+import { drained, sendTracks } from "./support/pipeline.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 
 let server: TestServer;
@@ -19,15 +19,6 @@ afterAll(async () => {
   await worker.stop();
   await server.close();
 });
-
-async function send(count: number, tag: string): Promise<void> {
-  const batch = Array.from({ length: count }, (_, n) => ({
-    type: "track",
-    userId: `${tag}-${n % 9}`,
-    event: "Vacuum Counted",
-  }));
-  expect((await server.track("/v1/batch", { batch })).status).toBe(200);
-}
 
 /** Manual vacuums of the queue so far, and its dead rows, as PostgreSQL counts them. */
 async function queueStats(): Promise<{ vacuums: number; dead: number }> {
@@ -48,7 +39,7 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 20
 
 describe("the worker keeps the pipeline queue vacuumed", () => {
   it("does not vacuum before the configured number of events went through the queue", async () => {
-    await send(60, "first");
+    await sendTracks(server, 60, "first", 9);
     await drained(server);
     // The dead rows are there, reported once the deleting transactions' stats are flushed.
     expect((await waitFor(queueStats, (s) => s.dead >= 60)).dead).toBeGreaterThanOrEqual(60);
@@ -56,7 +47,7 @@ describe("the worker keeps the pipeline queue vacuumed", () => {
   });
 
   it("vacuums the queue once they have, removing the dead rows it had", async () => {
-    await send(60, "second");
+    await sendTracks(server, 60, "second", 9);
     await drained(server);
     const after = await waitFor(queueStats, (s) => s.vacuums >= 1);
     expect(after.vacuums).toBe(1);
