@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import { NotFoundError, ValidationError } from "../errors/index.ts";
 import { decodeCursor, encodeCursor, type Page } from "../ingest/index.ts";
 import type { ProfileState } from "./core/apply.ts";
-import { fromRow, type ProfileRow } from "./stage.ts";
+import { PROFILE_COLUMNS, fromRow, type ProfileRow } from "./stage.ts";
 
 /** A person as the API shows them: the folded state (without per-trait times) and their graph. */
 export interface Profile extends Omit<ProfileState, "traitTimes"> {
@@ -76,7 +76,7 @@ interface ProfileReadRow extends ProfileRow {
  */
 function readStatement(live: string): string {
   return `WITH live AS (${live})
-     SELECT p.*,
+     SELECT ${PROFILE_COLUMNS.map((c) => `p.${c}`).join(", ")},
        coalesce((SELECT json_agg(json_build_object('type', i.type, 'value', i.value) ORDER BY i.type, i.value)
                  FROM identities i WHERE i.workspace_id = p.workspace_id AND i.profile_id = p.id), '[]') AS ids,
        coalesce((SELECT json_agg(json_build_object('id', m.merged_id, 'cause', m.cause, 'at', m.created_at) ORDER BY m.id)

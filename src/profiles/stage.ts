@@ -18,6 +18,26 @@ export interface ProfileRow {
   counts: Record<string, number>;
 }
 
+/**
+ * The columns of a `ProfileRow`, named rather than `*` in the named (prepared) statements that read
+ * them: a migration adding a column to `profiles` must not change the result of a statement a running
+ * process has prepared (PostgreSQL refuses to run it: "cached plan must not change result type").
+ */
+export const PROFILE_COLUMNS = [
+  "workspace_id",
+  "id",
+  "traits",
+  "trait_times",
+  "first_seen",
+  "last_seen",
+  "last_ip",
+  "location",
+  "timezone",
+  "device",
+  "event_count",
+  "counts",
+] as const;
+
 const keyOf = (workspaceId: string, id: string) => `${workspaceId}/${id}`;
 
 /** The profile stage: folds each resolved event (and each merge) into the profile's traits and counts. */
@@ -36,8 +56,7 @@ export const profileStage: PipelineStage = {
     for (const w of [...wanted.keys()].sort()) {
       const { rows: found } = await tx.query<ProfileRow>({
         name: "profiles-stage-lock",
-        text: `SELECT workspace_id, id, traits, trait_times, first_seen, last_seen, last_ip, location, timezone,
-                 device, event_count, counts
+        text: `SELECT ${PROFILE_COLUMNS.join(", ")}
                FROM profiles WHERE workspace_id = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE`,
         values: [w, [...wanted.get(w)!]],
       });
