@@ -8,7 +8,12 @@ import { runPaced } from "./paced-load.ts";
 import { readPipeline, waitForDrain } from "./pipeline.ts";
 import { readPgStatements, resetPgStatements } from "./pg-statements.ts";
 import { loadLog, population, PopulationEvents, type Population } from "./pipeline-data.ts";
-import type { LagResult, PipelineCheck, ThroughputResult } from "./pipeline-report.ts";
+import {
+  LAG_WINDOW_SECONDS,
+  type LagResult,
+  type PipelineCheck,
+  type ThroughputResult,
+} from "./pipeline-report.ts";
 import { watchUsage } from "./proc-stats.ts";
 import { startWaymarkWorker, stopChild, type WaymarkServer } from "./processes.ts";
 
@@ -292,6 +297,11 @@ export async function lagScenario(s: Session, o: LagOptions, drainSeconds: numbe
       },
     });
 
+  // As before every ingestion scenario: the throughput run's dead profile versions and dirty pages are
+  // vacuumed and written out now, not by autovacuum and the checkpointer during the measured run.
+  s.log("lag: vacuum (analyze) and checkpoint");
+  await s.db.query("VACUUM (ANALYZE)");
+  await s.db.query("CHECKPOINT");
   s.log(`lag: ${o.warmupSeconds} s warm-up`);
   await paced(o.warmupSeconds);
   await waitForDrain(s.server.url, s.server.adminToken, drainSeconds);
@@ -353,6 +363,7 @@ export async function lagScenario(s: Session, o: LagOptions, drainSeconds: numbe
   }
 
   let r;
+  const startedAt = performance.now();
   try {
     r = await paced(o.seconds);
   } finally {
@@ -377,6 +388,14 @@ export async function lagScenario(s: Session, o: LagOptions, drainSeconds: numbe
     acknowledged.filter((p) => p.seenAt !== undefined).map((p) => Math.max(0, p.seenAt! - p.ackAt!)),
   ).sort();
   const api = Float64Array.from(apiSamples.map((x) => x.seconds * 1000)).sort();
+  const windows: number[] = [];
+  for (let w = 0; w * LAG_WINDOW_SECONDS < o.seconds; w++) {
+    const from = startedAt + w * LAG_WINDOW_SECONDS * 1000;
+    const inWindow = acknowledged.filter(
+      (p) => p.seenAt !== undefined && p.ackAt! >= from && p.ackAt! < from + LAG_WINDOW_SECONDS * 1000,
+    );
+    windows.push(quantile(Float64Array.from(inWindow.map((p) => p.seenAt! - p.ackAt!)).sort(), 0.99));
+  }
   return {
     requestsPerSecond: o.requestsPerSecond,
     eventsPerRequest: o.eventsPerRequest,
@@ -396,6 +415,7 @@ export async function lagScenario(s: Session, o: LagOptions, drainSeconds: numbe
       p99: quantile(lags, 0.99),
       max: lags.length ? lags[lags.length - 1]! : NaN,
     },
+    windows,
     api: {
       samples: api.length,
       p50: quantile(api, 0.5),

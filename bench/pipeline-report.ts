@@ -39,6 +39,9 @@ export interface ThroughputResult {
   check: PipelineCheck;
 }
 
+/** The lag run's p99 is also given per this many seconds, to show whether the lag was steady. */
+export const LAG_WINDOW_SECONDS = 5;
+
 export interface LagResult {
   requestsPerSecond: number;
   eventsPerRequest: number;
@@ -57,6 +60,8 @@ export interface LagResult {
   p99: number;
   /** From a probe's 200 answer until its profile showed it, ms. */
   probes: { acknowledged: number; seen: number; p50: number; p99: number; max: number };
+  /** Probe lag p99 (ms) of each `LAG_WINDOW_SECONDS` of the measured run, by when the probe was answered. */
+  windows: number[];
   /** Age of the oldest waiting event per GET /api/v1/pipeline (max over units), ms. */
   api: { samples: number; p50: number; p99: number; max: number; maxWaiting: number };
   usage: Usage;
@@ -186,13 +191,14 @@ function throughputSection(o: Outcome<ThroughputResult>, targets: string[], boun
       `${int(t.load.events)} events in ${secs(t.load.seconds)}, then \`VACUUM (ANALYZE)\` and \`CHECKPOINT\` in ` +
       `${secs(t.load.settleSeconds)}) by a \`--role api\` server, so no pipeline ran; then one \`waymark start --role worker\` ` +
       `process (its default 8 partitions, batches of 1,000) worked the whole log alone, timed from its start banner until ` +
-      "stage one (resolve) was at the head of the log and no partition had anything queued.",
+      "stage one (resolve) was at the head of the log and no partition had anything queued. " +
+      "CPU benchmark is the benchmark's own process on the same 2 cores (its samplers of pg_stat_activity, the queues and memory).",
     "",
-    "| events | live profiles | merges | stage one done after | all applied after | applied events/s | CPU worker | CPU postgres | CPU other | worker µs/event | postgres µs/event | worker RSS max | postgres PSS max |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| events | live profiles | merges | stage one done after | all applied after | applied events/s | CPU worker | CPU postgres | CPU benchmark | CPU other | worker µs/event | postgres µs/event | worker RSS max | postgres PSS max |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     `| ${int(t.pop.events)} | ${int(t.pop.people)} | ${int(t.pop.merging)} | ${secs(t.resolvedSeconds)} | ` +
       `${t.appliedSeconds === null ? `not within ${t.limitSeconds} s` : secs(t.appliedSeconds)} | ${int(eps)} | ` +
-      `${pct(u.serverCpu)} | ${pct(u.postgresCpu)} | ${pct(u.otherCpu)} | ${int(wUs)} | ${int(pUs)} | ` +
+      `${pct(u.serverCpu)} | ${pct(u.postgresCpu)} | ${pct(u.loadCpu)} | ${pct(u.otherCpu)} | ${int(wUs)} | ${int(pUs)} | ` +
       `${int(u.serverRssMaxMb)} MB | ${int(u.postgresPssMaxMb)} MB |`,
     "",
     "Checked afterwards:",
@@ -294,6 +300,7 @@ function lagSection(
     `- probes: ${int(l.probes.acknowledged)} acknowledged, ${int(l.probes.seen)} seen on their profile` +
       `${l.probes.seen < l.probes.acknowledged ? " (**the others not within 30 s**)" : ""}; ` +
       `${int(l.api.samples)} samples of GET /api/v1/pipeline, at most ${int(l.api.maxWaiting)} events waiting`,
+    `- lag p99 of each ${LAG_WINDOW_SECONDS} s of the run, in order: ${l.windows.map((w) => ms(w)).join(", ")} ms`,
     `- requests: ${int(l.sent)} sent, ${int(l.ok)} answered 200` +
       `${l.skipped ? `, **${int(l.skipped)} not sent** (64 already waiting: the server fell behind)` : ""}` +
       `${Object.keys(l.failures).length ? `, failures: ${fails(l.failures)}` : ""}; ` +

@@ -54,8 +54,8 @@ export function readSuiteConfig(
     events: n("BENCH_PIPELINE_EVENTS", 1_000_000),
     merges: env.BENCH_PIPELINE_MERGES !== "0",
     limitSeconds: n("BENCH_PIPELINE_LIMIT_SECONDS", 600),
-    lagSeconds: n("BENCH_LAG_SECONDS", 20),
-    lagWarmupSeconds: 3,
+    lagSeconds: n("BENCH_LAG_SECONDS", 30),
+    lagWarmupSeconds: n("BENCH_LAG_WARMUP_SECONDS", 10),
     lagEventsPerSecond: n("BENCH_LAG_EVENTS_PER_SECOND", 2000),
     profiles: n("BENCH_PROFILES", 1_000_000),
     readClients: (env.BENCH_READ_CLIENTS || "1,16").split(",").map((v) => {

@@ -151,7 +151,7 @@ export function renderReport(m: Machine, results: ScenarioResult[]): string {
     "",
     `CPU in percent of one core over the measured interval (the machine has ${m.cores * 100}%); ` +
       '"other" is everything else running on the machine. RSS is the server\'s VmRSS, PSS the sum over ' +
-      "the PostgreSQL processes (shared memory counted once); both are the highest seen, sampled every 250 ms. " +
+      "the PostgreSQL processes (shared memory counted once); both are the highest seen (RSS sampled every 250 ms, PSS more seldom: see above). " +
       "µs/event is CPU time spent per event stored (per request for the no-op server).",
     "",
     "| scenario | CPU server | CPU postgres | CPU load generator | CPU other | server µs/event | postgres µs/event | server RSS max | postgres PSS max |",
