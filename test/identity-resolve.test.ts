@@ -32,11 +32,19 @@ const owner = async (type: string, value: string) =>
 
 describe("a merge event in the same batch as the merges before it", () => {
   it("merges the profile its id has become by then, in seq order", async () => {
-    const [a, b, c] = await resolve(
+    const [a, b, c, d] = await resolve(
       { type: "page", anonymousId: "rs-a" },
       { type: "page", anonymousId: "rs-b" },
       { type: "page", anonymousId: "rs-c" },
+      { type: "page", anonymousId: "rs-d" },
     );
+    // An earlier batch merged d into c: d points at c.
+    await resolve({
+      type: "merge",
+      profileId: c!.profileId,
+      mergedProfileId: d!.profileId,
+      cause: "earlier",
+    });
     const results = await resolve(
       { type: "identify", anonymousId: "rs-b", userId: "rs-user" },
       // rs-c joins rs-b's profile: c's profile is merged into b's.
@@ -58,12 +66,24 @@ describe("a merge event in the same batch as the merges before it", () => {
     ]) {
       expect(await owner(type!, value!)).toBe(a!.profileId);
     }
+    expect(await owner("anonymous_id", "rs-d")).toBe(a!.profileId);
     const { rows } = await db.pool.query<{ id: string; merged_into: string }>(
       "SELECT id, merged_into FROM profiles WHERE workspace_id = $1 AND id = ANY($2) ORDER BY merged_into, id",
-      [workspaceId, [b!.profileId, c!.profileId]],
+      [workspaceId, [b!.profileId, c!.profileId, d!.profileId]],
     );
-    // Every merged-away profile points straight at the survivor.
-    expect(rows.map((r) => r.merged_into)).toEqual([a!.profileId, a!.profileId]);
+    // Every merged-away profile points straight at the survivor, the one merged in an earlier batch too.
+    expect(rows.map((r) => r.merged_into)).toEqual([a!.profileId, a!.profileId, a!.profileId]);
+    // The merges are recorded as they happened, each with its own survivor, in order.
+    const { rows: merges } = await db.pool.query<{ survivor_id: string; merged_id: string; cause: string }>(
+      "SELECT survivor_id, merged_id, cause FROM profile_merges WHERE workspace_id = $1 ORDER BY id",
+      [workspaceId],
+    );
+    expect(merges.map((m) => [m.survivor_id, m.merged_id])).toEqual([
+      [c!.profileId, d!.profileId],
+      [b!.profileId, c!.profileId],
+      [a!.profileId, b!.profileId],
+    ]);
+    expect(merges.map((m) => m.cause)).toEqual(["earlier", expect.any(String), "test merge"]);
   });
 });
 

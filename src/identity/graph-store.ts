@@ -1,5 +1,6 @@
 import type { PoolClient } from "pg";
 import type { Identifier } from "./core/extract.ts";
+import { finalSurvivors } from "./core/merge.ts";
 import type { Decision } from "./core/plan.ts";
 
 export const identityKey = (id: Identifier) => `${id.type}\u0000${id.value}`;
@@ -108,30 +109,49 @@ export async function writeGraphChanges(
       ],
     });
   }
-  // Merges in order: identities move to the survivor, and every profile that pointed at the merged
-  // one points at the survivor, so a read resolves in one hop. The profile rows are locked first, in
-  // id order, the order the profile stage locks them in: the two never wait on each other in a cycle.
+  // Merges: identities move to the survivor, and every profile that pointed at the merged one points
+  // at the survivor, so a read resolves in one hop. The profile rows are locked first, in id order, the
+  // order the profile stage locks them in: the two never wait on each other in a cycle. A batch's
+  // merges are written in three statements whatever their number: each merged profile goes straight
+  // to its final survivor (a survivor merged later in the batch passes its own on), which is where
+  // applying them one by one in order would leave everything; the merges are recorded as they were.
   if (merges.length) {
-    await client.query(
-      `SELECT 1 FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[]))
-       ORDER BY id FOR UPDATE`,
-      [workspaceId, merges.map((m) => m.merged)],
-    );
-  }
-  for (const m of merges) {
-    await client.query("UPDATE identities SET profile_id = $2 WHERE workspace_id = $1 AND profile_id = $3", [
-      workspaceId,
-      m.survivor,
-      m.merged,
-    ]);
-    await client.query(
-      "UPDATE profiles SET merged_into = $2 WHERE workspace_id = $1 AND (id = $3 OR merged_into = $3)",
-      [workspaceId, m.survivor, m.merged],
-    );
-    await client.query(
-      "INSERT INTO profile_merges (workspace_id, survivor_id, merged_id, cause, event_seq) VALUES ($1, $2, $3, $4, $5)",
-      [workspaceId, m.survivor, m.merged, m.cause, m.seq],
-    );
+    const merged = merges.map((m) => m.merged);
+    const finals = finalSurvivors(merges);
+    await client.query({
+      name: "identity-merge-lock",
+      text: `SELECT 1 FROM profiles WHERE workspace_id = $1 AND (id = ANY($2::uuid[]) OR merged_into = ANY($2::uuid[]))
+             ORDER BY id FOR UPDATE`,
+      values: [workspaceId, merged],
+    });
+    await client.query({
+      name: "identity-merge-identities",
+      text: `UPDATE identities i SET profile_id = x.survivor
+             FROM unnest($2::uuid[], $3::uuid[]) AS x(merged, survivor)
+             WHERE i.workspace_id = $1 AND i.profile_id = x.merged`,
+      values: [workspaceId, merged, finals],
+    });
+    await client.query({
+      name: "identity-merge-profiles",
+      text: `UPDATE profiles p SET merged_into = x.survivor
+             FROM unnest($2::uuid[], $3::uuid[]) AS x(merged, survivor)
+             WHERE p.workspace_id = $1 AND (p.id = x.merged OR p.merged_into = x.merged)`,
+      values: [workspaceId, merged, finals],
+    });
+    await client.query({
+      name: "identity-merge-record",
+      text: `INSERT INTO profile_merges (workspace_id, survivor_id, merged_id, cause, event_seq)
+             SELECT $1, survivor, merged, cause, seq
+             FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[]) WITH ORDINALITY AS x(survivor, merged, cause, seq, n)
+             ORDER BY n`,
+      values: [
+        workspaceId,
+        merges.map((m) => m.survivor),
+        merged,
+        merges.map((m) => m.cause),
+        merges.map((m) => m.seq),
+      ],
+    });
   }
   if (decisions.length) {
     await client.query(

@@ -47,33 +47,26 @@ export async function runApply(
     // in turn). Those rows are read committed: a batch applying them elsewhere counts as pending until
     // it commits. A waiting event holds back the later events of its own profile (and of any event
     // merging that profile) in this batch; other people's events go ahead.
+    const pending = await pendingMerges(tx, partition, rows);
     const ready: typeof rows = [];
     const blocked = new Set<string>();
     const key = (workspaceId: string, profileId: string) => `${workspaceId}/${profileId}`;
-    for (const row of rows) {
+    rows.forEach((row, n) => {
       const mine = [row.profile_id, ...row.merged].map((p) => key(row.workspace_id, p));
-      let wait = mine.some((k) => blocked.has(k));
-      const elsewhere = mergedElsewhere(partition, row.merged);
-      if (!wait && elsewhere.length > 0) {
-        const { rows: pending } = await tx.query({
-          name: "pipeline-apply-pending",
-          text: `SELECT 1 FROM pipeline_queue WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND seq < $3
-                 LIMIT 1`,
-          values: [row.workspace_id, elsewhere, row.seq],
-        });
-        wait = pending.length > 0;
-      }
+      const wait = pending.has(n) || mine.some((k) => blocked.has(k));
       if (wait) for (const k of mine) blocked.add(k);
       else ready.push(row);
-    }
+    });
     const waiting = rows.length - ready.length;
     const full = rows.length === batchSize;
-    if (waiting > 0)
+    if (waiting > 0) {
+      const going = new Set(ready);
       await putBack(
         tx,
         partition,
-        rows.filter((r) => !ready.includes(r)),
+        rows.filter((r) => !going.has(r)),
       );
+    }
     if (ready.length === 0) return { taken: 0, applied: 0, waiting, full };
 
     // One statement per workspace (a batch nearly always holds one): `seq = ANY` reads the batch's
@@ -141,6 +134,32 @@ interface QueuedRow {
   seq: number;
   profile_id: string;
   merged: string[];
+}
+
+/**
+ * The rows (by index) that merge a profile of another partition which still has events queued below
+ * the merge's seq: one statement for the whole batch.
+ */
+async function pendingMerges(tx: PoolClient, partition: number, rows: QueuedRow[]): Promise<Set<number>> {
+  const asks: Array<{ n: number; workspaceId: string; seq: number; profileId: string }> = [];
+  rows.forEach((row, n) => {
+    for (const profileId of mergedElsewhere(partition, row.merged))
+      asks.push({ n, workspaceId: row.workspace_id, seq: row.seq, profileId });
+  });
+  if (asks.length === 0) return new Set();
+  const { rows: found } = await tx.query<{ n: number }>({
+    name: "pipeline-apply-pending",
+    text: `SELECT DISTINCT x.n FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::int[]) AS x(w, seq, profile_id, n)
+           WHERE EXISTS (SELECT 1 FROM pipeline_queue q
+                         WHERE q.workspace_id = x.w AND q.profile_id = x.profile_id AND q.seq < x.seq)`,
+    values: [
+      asks.map((a) => a.workspaceId),
+      asks.map((a) => a.seq),
+      asks.map((a) => a.profileId),
+      asks.map((a) => a.n),
+    ],
+  });
+  return new Set(found.map((r) => r.n));
 }
 
 /** Returns held-back rows to the queue, as they were. */

@@ -1,4 +1,4 @@
-import type { Pool } from "pg";
+import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { resolveEvents, type LogEvent } from "../identity/index.ts";
 import { partitionOf, RESOLVE_UNIT } from "./core/partition.ts";
@@ -19,29 +19,27 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
   let done = 0;
   for (const { workspace_id: workspaceId } of behind) {
     done += await withTx(pool, async (tx) => {
-      await tx.query(
-        "INSERT INTO pipeline_offsets (workspace_id, unit, seq) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
-        [workspaceId, RESOLVE_UNIT],
-      );
-      const { rows: o } = await tx.query<{ seq: number }>({
-        name: "pipeline-resolve-lock",
-        text: "SELECT seq FROM pipeline_offsets WHERE workspace_id = $1 AND unit = $2 FOR UPDATE",
-        values: [workspaceId, RESOLVE_UNIT],
-      });
-      const offset = o[0]!.seq;
-      // The head first, then the events: every event up to the head is committed (the writer moves the
-      // head in the transaction that stores them), so a read that comes back short has seen them all.
-      const { rows: h } = await tx.query<{ last_seq: number }>({
-        name: "pipeline-resolve-head",
-        text: "SELECT last_seq FROM event_sequences WHERE workspace_id = $1",
-        values: [workspaceId],
-      });
-      const head = h[0]?.last_seq ?? 0;
-      const { rows } = await tx.query<{ seq: number; received_at: Date; message: Record<string, unknown> }>({
+      const offset = await lockOffset(tx, workspaceId);
+      // One statement, so the head and the events are read in one snapshot: every event up to the head
+      // is in it (the writer moves the head in the transaction that stores them), so a read that comes
+      // back short has seen them all.
+      const { rows: read } = await tx.query<{
+        head: number;
+        seq: number | null;
+        received_at: Date;
+        message: Record<string, unknown>;
+      }>({
         name: "pipeline-resolve-events",
-        text: `SELECT seq, received_at, message FROM events WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+        text: `SELECT h.last_seq AS head, e.seq, e.received_at, e.message
+               FROM event_sequences h
+               LEFT JOIN LATERAL (SELECT seq, received_at, message FROM events
+                                  WHERE workspace_id = $1 AND seq > $2 ORDER BY seq LIMIT $3) e ON true
+               WHERE h.workspace_id = $1
+               ORDER BY e.seq`,
         values: [workspaceId, offset, batchSize],
       });
+      const head = read[0]?.head ?? 0;
+      const rows = read.filter((r) => r.seq !== null) as Array<(typeof read)[number] & { seq: number }>;
       // Events erased from the log (GDPR) leave gaps; at the tail, the offset still moves to the head,
       // or the unit would report lag forever.
       const next = rows.length < batchSize ? Math.max(head, rows.at(-1)?.seq ?? 0) : rows.at(-1)!.seq;
@@ -54,31 +52,55 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
       const resolved = await resolveEvents(tx, workspaceId, events);
 
       // Each event goes to its profile's partition. An event that merges profiles carries them in
-      // `merged`; run-apply holds it until their partitions have applied everything before it.
+      // `merged`; run-apply holds it until their partitions have applied everything before it. The
+      // offset moves in the same statement, and the holders of those partitions, in any process, are
+      // woken when this commits.
+      const partitions = [...new Set(resolved.map((r) => partitionOf(r.profileId)))].sort((a, b) => a - b);
       await tx.query({
         name: "pipeline-resolve-queue",
-        text: `INSERT INTO pipeline_queue (workspace_id, partition, seq, profile_id, merged)
-         SELECT $1, partition, seq, profile_id, ARRAY(SELECT jsonb_array_elements_text(merged))::uuid[]
-         FROM unnest($2::int[], $3::bigint[], $4::uuid[], $5::jsonb[]) AS x(partition, seq, profile_id, merged)`,
+        text: `WITH queued AS (
+                 INSERT INTO pipeline_queue (workspace_id, partition, seq, profile_id, merged)
+                 SELECT $1, partition, seq, profile_id, ARRAY(SELECT jsonb_array_elements_text(merged))::uuid[]
+                 FROM unnest($2::int[], $3::bigint[], $4::uuid[], $5::jsonb[]) AS x(partition, seq, profile_id, merged)
+               ), moved AS (
+                 UPDATE pipeline_offsets SET seq = $6, updated_at = now() WHERE workspace_id = $1 AND unit = $7
+               )
+               SELECT pg_notify('waymark_queue', $8) WHERE $8 <> ''`,
         values: [
           workspaceId,
           resolved.map((r) => partitionOf(r.profileId)),
           resolved.map((r) => r.seq),
           resolved.map((r) => r.profileId),
           resolved.map((r) => JSON.stringify(r.merged)),
+          next,
+          RESOLVE_UNIT,
+          partitions.join(","),
         ],
       });
-      await tx.query({
-        name: "pipeline-resolve-offset",
-        text: "UPDATE pipeline_offsets SET seq = $3, updated_at = now() WHERE workspace_id = $1 AND unit = $2",
-        values: [workspaceId, RESOLVE_UNIT, next],
-      });
-      // Wakes the holders of those partitions, in any process, when this commits.
-      const partitions = [...new Set(resolved.map((r) => partitionOf(r.profileId)))].sort((a, b) => a - b);
-      if (partitions.length > 0)
-        await tx.query("SELECT pg_notify('waymark_queue', $1)", [partitions.join(",")]);
       return rows.length;
     });
   }
   return done;
+}
+
+/**
+ * Locks the workspace's resolve offset (created at its first batch) and returns it. The lock is what
+ * makes two holders of a stale lease, or an erasure, wait for the batch in flight.
+ */
+async function lockOffset(tx: PoolClient, workspaceId: string): Promise<number> {
+  const lock = () =>
+    tx.query<{ seq: number }>({
+      name: "pipeline-resolve-lock",
+      text: "SELECT seq FROM pipeline_offsets WHERE workspace_id = $1 AND unit = $2 FOR UPDATE",
+      values: [workspaceId, RESOLVE_UNIT],
+    });
+  let { rows } = await lock();
+  if (rows.length === 0) {
+    await tx.query(
+      "INSERT INTO pipeline_offsets (workspace_id, unit, seq) VALUES ($1, $2, 0) ON CONFLICT DO NOTHING",
+      [workspaceId, RESOLVE_UNIT],
+    );
+    ({ rows } = await lock());
+  }
+  return rows[0]!.seq;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { mergeMessage, planMerge, readMergeRequest } from "./merge.ts";
+import { finalSurvivors, mergeMessage, planMerge, readMergeRequest } from "./merge.ts";
 import { DEFAULT_RULES } from "./rules.ts";
 
 const A = "00000000-0000-4000-8000-00000000000a";
@@ -62,5 +62,25 @@ describe("a confirmed suggestion's merge event", () => {
       cause: "merge",
     });
     expect(readMergeRequest({ type: "track" })).toBeUndefined();
+  });
+});
+
+describe("a batch's merges written at once", () => {
+  it("send each merged profile to where the merges in order leave it", () => {
+    // c into b, then b into a, then d into e: c and b end in a, d in e.
+    const merges = [
+      { survivor: "b", merged: "c" },
+      { survivor: "a", merged: "b" },
+      { survivor: "e", merged: "d" },
+    ];
+    expect(finalSurvivors(merges)).toEqual(["a", "a", "e"]);
+  });
+
+  it("follow a chain whatever its length, and leave unrelated merges alone", () => {
+    const chain = ["p0", "p1", "p2", "p3", "p4"];
+    const merges = chain.slice(1).map((merged, i) => ({ survivor: chain[i]!, merged }));
+    merges.reverse(); // p4 into p3, then p3 into p2, ... then p1 into p0
+    expect(finalSurvivors(merges)).toEqual(["p0", "p0", "p0", "p0"]);
+    expect(finalSurvivors([])).toEqual([]);
   });
 });

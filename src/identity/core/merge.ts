@@ -87,3 +87,16 @@ export function planMerge(
   plan.merges.push({ from: live.from, cause: request.cause });
   return plan;
 }
+
+/**
+ * For each merge, in order, the profile its merged one ends with: its survivor, or, when that survivor
+ * is itself merged later in the batch, that one's final survivor.
+ */
+export function finalSurvivors(merges: ReadonlyArray<{ survivor: string; merged: string }>): string[] {
+  const into = new Map(merges.map((m) => [m.merged, m.survivor]));
+  return merges.map((m) => {
+    let p = m.survivor;
+    for (let hops = 0; into.has(p) && hops <= merges.length; hops++) p = into.get(p)!;
+    return p;
+  });
+}
