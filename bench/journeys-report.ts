@@ -170,7 +170,7 @@ function timersSection(o: Outcome<TimersResult>, targets: string[], bounds: stri
     `**${int(t.timers)} timers due in the same second**: instances of a one-hour wait followed by an exit step, due ` +
       "evenly within one second (cloned with SQL from one the runtime created, inserted " +
       `${t.leadSeconds.toFixed(1)} s before the first due time, beside benchmark 2's waiting instances), fired by the ` +
-      "server's timer loop (`--role all`: batches of 500 per transaction, polling every 200 ms when idle). " +
+      "server's timer loops (`--role all`: two rounds at a time, each a batch of 500 in one transaction, polling every 200 ms when idle). " +
       "**Wakes/s** counts the instances advanced by the rounds before the last over the time between the first and " +
       "the last round's clock (the `at` of the `waited` audit rows: a round's clock is read before it claims); " +
       "**lateness** is that clock minus the instance's due time (`waited until <due>`). **Committed** is seen by " +
@@ -207,8 +207,9 @@ function timersSection(o: Outcome<TimersResult>, targets: string[], bounds: stri
       `due time until all were committed), CPU per instance: ${int(micros(u.serverCpu, u.seconds, work))} µs in the ` +
       `server, ${int(micros(u.postgresCpu, u.seconds, work))} µs in PostgreSQL, against ` +
       `${int(micros(b.usage.postgresCpu, b.usage.seconds, b.rows))} µs in PostgreSQL for the baseline's UPDATE. ` +
-      `A round of ${int(t.largestRound)} is one transaction (claim, profiles, advance, upsert, audit rows): rounds ` +
-      "run one after another on one connection, so the wake rate is instances per round over a round's time.",
+      "A round (up to 500 instances) is one transaction (claim, profiles, advance, upsert, audit rows): two loops " +
+      "run rounds at once, each on its own connection (SKIP LOCKED: never the same instance), so the wake rate is about " +
+      "twice the instances per round over a round's time; two rounds that read the same clock count as one in the rounds column.",
   );
   return out;
 }

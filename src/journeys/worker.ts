@@ -17,6 +17,12 @@ export interface JourneyWorkerOptions {
   pollMs?: number;
   /** Instances advanced per timer transaction. */
   timerBatch?: number;
+  /**
+   * Timer rounds run at once (default 2). A round is one transaction (claim, profiles, advance,
+   * write) whose time is mostly waiting on PostgreSQL; rounds claim with SKIP LOCKED, so two never
+   * take the same instance and a second one works while the first waits.
+   */
+  timerLoops?: number;
   /** Effects carried out at once (default 32). */
   outboxBatch?: number;
   /** How long a claimed effect is reserved before a crash hands it to another run. */
@@ -49,9 +55,11 @@ export class JourneyWorker {
       wakeOn: { waymark_outbox: "outbox" },
       ...(options.onError ? { onError: options.onError } : {}),
     })
-      .add("timers", () => this.timersOnce())
       .add("outbox", () => this.outboxOnce())
       .add("schedules", () => this.schedulesOnce());
+    const timerLoops = Math.max(1, options.timerLoops ?? 2);
+    for (let n = 0; n < timerLoops; n++)
+      this.loops.add(n === 0 ? "timers" : `timers-${n + 1}`, () => this.timersOnce());
   }
 
   start(): void {
