@@ -76,7 +76,7 @@ describe("a batch's merges written at once", () => {
     expect(finalSurvivors(merges)).toEqual(["a", "a", "e"]);
   });
 
-  it("follow a chain whatever its length, and leave unrelated merges alone", () => {
+  it("follow a chain whatever its length, and give nothing for no merges", () => {
     const chain = ["p0", "p1", "p2", "p3", "p4"];
     const merges = chain.slice(1).map((merged, i) => ({ survivor: chain[i]!, merged }));
     merges.reverse(); // p4 into p3, then p3 into p2, ... then p1 into p0
