@@ -43,6 +43,7 @@ const DEVICE = `dXk2bW9jay1kZXZpY2U:APA91b${"x".repeat(120)}`;
 
 let outbound: OutboundClient;
 let smtp: TestSmtpServer;
+let smtpRefused: TestSmtpServer;
 let twilio: FakeTwilio;
 let twilioRefused: FakeTwilio;
 let fcm: FakeFcm;
@@ -53,8 +54,9 @@ const webhookSecret = `whsec_${randomBytes(32).toString("base64")}`;
 
 beforeAll(async () => {
   outbound = createOutboundClient({ allow: parseAllowList("127.0.0.1"), timeoutMs: 2_000 });
-  [smtp, twilio, twilioRefused, fcm, fcmRefused, receiver, refusedReceiver] = await Promise.all([
+  [smtp, smtpRefused, twilio, twilioRefused, fcm, fcmRefused, receiver, refusedReceiver] = await Promise.all([
     startSmtpServer({ auth: SMTP_AUTH }),
+    startSmtpServer({ host: "127.0.0.2" }),
     startFakeTwilio(),
     startFakeTwilio({ host: "127.0.0.2" }),
     startFakeFcm(),
@@ -67,7 +69,9 @@ beforeAll(async () => {
 afterAll(async () => {
   await outbound?.close();
   await Promise.all(
-    [smtp, twilio, twilioRefused, fcm, fcmRefused, receiver, refusedReceiver].map((s) => s?.close()),
+    [smtp, smtpRefused, twilio, twilioRefused, fcm, fcmRefused, receiver, refusedReceiver].map((s) =>
+      s?.close(),
+    ),
   );
 });
 
@@ -100,6 +104,7 @@ channelContract("smtp (a real smtp-server)", () => ({
   provider: "smtp",
   open: () =>
     createSmtpChannel(smtpConfig(), {
+      outbound,
       maxConnections: 2,
       timeouts: { connectionMs: 2_000, greetingMs: 2_000, socketMs: 5_000 },
     }),
@@ -163,6 +168,21 @@ channelContract("smtp (a real smtp-server)", () => ({
       subject: "x",
       text: "x",
     };
+  },
+  refused: {
+    open: () =>
+      createSmtpChannel(
+        { ...smtpConfig(), host: smtpRefused.host, port: smtpRefused.port, auth: undefined },
+        { outbound },
+      ),
+    message: (key) => ({
+      id: "m-refused",
+      idempotencyKey: key,
+      channel: "email",
+      to: "ada@example.test",
+      text: "x",
+    }),
+    connections: () => smtpRefused.connections,
   },
 }));
 
@@ -304,10 +324,10 @@ describe("email over SMTP, beyond the contract", () => {
   const sendAtOnce = async (
     count: number,
     config: SmtpConfig,
-    options?: Parameters<typeof createSmtpChannel>[1],
+    options: Omit<Parameters<typeof createSmtpChannel>[1], "outbound"> = {},
   ): Promise<number> => {
     const before = smtp.connections;
-    const channel = createSmtpChannel(config, options);
+    const channel = createSmtpChannel(config, { ...options, outbound });
     try {
       const results = await Promise.all(
         Array.from({ length: count }, (_, i) =>
@@ -342,7 +362,10 @@ describe("email over SMTP, beyond the contract", () => {
   });
 
   it("fails for good, without a bounce, when the server refuses the login (535)", async () => {
-    const channel = createSmtpChannel({ ...smtpConfig(), auth: { user: SMTP_AUTH.user, pass: "wrong" } });
+    const channel = createSmtpChannel(
+      { ...smtpConfig(), auth: { user: SMTP_AUTH.user, pass: "wrong" } },
+      { outbound },
+    );
     try {
       const result = await channel.send({
         id: "a",
@@ -362,7 +385,7 @@ describe("email over SMTP, beyond the contract", () => {
     const gone = await startSmtpServer();
     const port = gone.port;
     await gone.close();
-    const channel = createSmtpChannel({ ...smtpConfig(), port, auth: undefined });
+    const channel = createSmtpChannel({ ...smtpConfig(), port, auth: undefined }, { outbound });
     try {
       const result = await channel.send({
         id: "a",

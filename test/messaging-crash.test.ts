@@ -74,6 +74,8 @@ describe("kill -9 of the dispatcher mid-batch, while 3,000 receipts are going ou
       env: {
         WAYMARK_MESSAGE_LEASE_MS: String(LEASE_MS),
         WAYMARK_LOG_LEVEL: "warn",
+        // The SMTP server is on loopback, which the outbound guard refuses unless allowed.
+        WAYMARK_OUTBOUND_ALLOW: "127.0.0.1",
       },
       timeoutMs: 60_000,
     };

@@ -17,11 +17,15 @@ interface MessageBody {
 
 /** A server with the pipeline, an injected clock, a real SMTP server as the email channel. */
 async function setup(
-  options: Pick<Parameters<typeof startTestServer>[0] & {}, "messaging" | "messagingConcurrency"> = {},
+  options: Pick<Parameters<typeof startTestServer>[0] & {}, "messaging" | "messagingConcurrency"> & {
+    /** The SMTP server's loopback address (default 127.0.0.1, the test server's allowed one). */
+    smtpHost?: string;
+  } = {},
 ) {
   const state = { clock: new Date("2026-05-04T10:00:00.000Z") };
-  const smtp = await startSmtpServer();
-  const server = await startTestServer({ pipeline: true, now: () => state.clock, ...options });
+  const { smtpHost, ...serverOptions } = options;
+  const smtp = await startSmtpServer(smtpHost ? { host: smtpHost } : {});
+  const server = await startTestServer({ pipeline: true, now: () => state.clock, ...serverOptions });
   const channel = await server.admin("/api/v1/channels/email", {
     method: "PUT",
     ...jsonBody({
@@ -234,6 +238,32 @@ describe("a bounce", () => {
       "SELECT reason FROM message_suppressions WHERE channel = 'email'",
     );
     expect(suppressed.rows.map((r) => r.reason)).toEqual(["erased"]);
+  });
+});
+
+describe("an SMTP server on an address the outbound guard refuses", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    // 127.0.0.2 is loopback, off the test server's allow list (127.0.0.1), like a relay on a private
+    // address the operator has not allowed.
+    t = await setup({ smtpHost: "127.0.0.2" });
+    await t.template("news", { channel: "email", subject: "News", html: "<p>Hello</p>" });
+  });
+  afterAll(() => t.close());
+
+  it("is never connected to: the send fails for good and names the refusal and the way to allow it", async () => {
+    await t.track("identify", { userId: "cy", traits: { email: "cy@example.com" } });
+    await drained(t.server);
+    const res = await post(t.server, "/api/v1/send", { template: "news", to: { userId: "cy" } });
+    expect(res.status).toBe(202);
+    const { id } = (await res.json()) as { id: string };
+    const failed = await eventually(async () => {
+      const m = (await (await t.server.admin(`/api/v1/messages/${id}`)).json()) as MessageBody;
+      return m.status === "failed" ? m : undefined;
+    }, "the send to fail");
+    expect(failed.reason).toMatch(/^smtp: refused: loopback address 127\.0\.0\.2 .*WAYMARK_OUTBOUND_ALLOW/);
+    expect(t.smtp.connections).toBe(0);
+    expect(t.smtp.mails).toHaveLength(0);
   });
 });
 

@@ -1,7 +1,9 @@
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
+import { lookup as dnsLookup } from "node:dns";
 import { isIP, type LookupFunction } from "node:net";
 import { Agent } from "undici";
 import { checkDestination, type AllowList } from "./core/address.ts";
+import { RefusedDestinationError, errorCode, findError, guardLookup } from "./guard.ts";
+import { connectGuarded, type ConnectResult } from "./tcp.ts";
 
 /** One outgoing HTTP call. */
 export interface OutboundRequest {
@@ -51,6 +53,11 @@ export type OutboundResult =
 /** Sends outbound HTTP calls through the destination guard. */
 export interface OutboundClient {
   request(req: OutboundRequest): Promise<OutboundResult>;
+  /**
+   * A TCP connection to `host:port` for a protocol other than HTTP (SMTP), under the same guard and
+   * within `timeoutMs`; the caller owns the socket.
+   */
+  connect(host: string, port: number): Promise<ConnectResult>;
   /** Closes pooled connections; requests in flight finish first. */
   close(): Promise<void>;
 }
@@ -69,59 +76,6 @@ export interface OutboundClientOptions {
 
 const DEFAULT_TIMEOUT_MS = 10_000;
 const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
-
-/** Raised inside the connector when a resolved address is refused; turned into a `refused` result. */
-class RefusedDestinationError extends Error {
-  readonly code = "WAYMARK_OUTBOUND_REFUSED";
-}
-
-/**
- * Wraps a resolver so every address it returns for a name passes `checkDestination` before the
- * socket connects to it. Checking here, at connect time, rather than resolving beforehand, means
- * the address judged is the address connected to: a name that resolves to a private address, or
- * re-resolves to one (DNS rebinding), is caught. One refused address refuses the whole name, so a
- * public address cannot smuggle in a private sibling for happy eyeballs to pick.
- */
-function guardLookup(allow: AllowList, resolve: LookupFunction): LookupFunction {
-  return (hostname, options, callback) => {
-    resolve(hostname, { ...options, all: true }, (err, found, family) => {
-      if (err) return callback(err, "");
-      const addresses: LookupAddress[] = Array.isArray(found)
-        ? found
-        : [{ address: found, family: family ?? (isIP(found) || 4) }];
-      if (addresses.length === 0) {
-        return callback(
-          Object.assign(new Error(`no address found for ${hostname}`), { code: "ENOTFOUND" }),
-          "",
-        );
-      }
-      for (const { address } of addresses) {
-        const check = checkDestination(hostname, address, allow);
-        if (!check.ok) return callback(new RefusedDestinationError(check.reason), "");
-      }
-      if (options.all) return callback(null, addresses);
-      const first = addresses[0]!;
-      callback(null, first.address, first.family);
-    });
-  };
-}
-
-/** The first error in a chain (cause, AggregateError members) that satisfies `test`. */
-function findError(err: unknown, test: (e: Error) => boolean, depth = 0): Error | undefined {
-  if (!(err instanceof Error) || depth > 5) return undefined;
-  if (test(err)) return err;
-  const nested = [err.cause, ...(err instanceof AggregateError ? err.errors : [])];
-  for (const inner of nested) {
-    const hit = findError(inner, test, depth + 1);
-    if (hit) return hit;
-  }
-  return undefined;
-}
-
-function errorCode(err: Error): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === "string" ? code : undefined;
-}
 
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
@@ -284,5 +238,9 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
     };
   }
 
-  return { request, close: () => agent.close() };
+  return {
+    request,
+    connect: (host, port) => connectGuarded({ host, port, allow: options.allow, lookup: resolve, timeoutMs }),
+    close: () => agent.close(),
+  };
 }

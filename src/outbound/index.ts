@@ -15,3 +15,4 @@ export {
   type OutboundRequest,
   type OutboundResult,
 } from "./http.ts";
+export type { ConnectResult } from "./tcp.ts";

@@ -19,7 +19,7 @@ export interface ReceivedMail {
   messageId: string | undefined;
 }
 
-/** A real SMTP server on 127.0.0.1 (smtp-server, parsed with mailparser) that records what it gets. */
+/** A real SMTP server on loopback (smtp-server, parsed with mailparser) that records what it gets. */
 export interface TestSmtpServer {
   host: string;
   port: number;
@@ -43,12 +43,15 @@ function addresses(field: AddressObject | AddressObject[] | undefined): string[]
 }
 
 /**
- * Starts the server on a random loopback port. `auth` makes it require SMTP AUTH with that user and
- * password (in the clear: the test has no TLS certificate; the wire never leaves the machine).
+ * Starts the server on a random port of `host` (default 127.0.0.1; a loopback address only). `auth`
+ * makes it require SMTP AUTH with that user and password (in the clear: the test has no TLS
+ * certificate; the wire never leaves the machine).
  */
 export async function startSmtpServer(
-  options: { auth?: { user: string; pass: string } } = {},
+  options: { auth?: { user: string; pass: string }; host?: string } = {},
 ): Promise<TestSmtpServer> {
+  const host = options.host ?? "127.0.0.1";
+  if (!host.startsWith("127.")) throw new Error(`the test SMTP server listens on loopback only, not ${host}`);
   const mails: ReceivedMail[] = [];
   const rejections = new Map<string, number>();
   let connections = 0;
@@ -104,10 +107,10 @@ export async function startSmtpServer(
         .catch((err: Error) => callback(err));
     },
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   const { port } = server.server.address() as AddressInfo;
   return {
-    host: "127.0.0.1",
+    host,
     port,
     mails,
     get connections() {

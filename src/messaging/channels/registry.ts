@@ -334,7 +334,10 @@ export class ChannelRegistry {
     const limit = (channel: Channel) => (perSecond ? rateLimited(channel, perSecond) : channel);
     switch (config.provider) {
       case "smtp":
-        return { fingerprint, create: () => limit(createSmtpChannel(config, this.options.smtp)) };
+        return {
+          fingerprint,
+          create: () => limit(createSmtpChannel(config, { ...this.options.smtp, outbound })),
+        };
       case "twilio":
         return { fingerprint, create: () => limit(createTwilioChannel(config, { outbound })) };
       case "fcm":

@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import type { Socket } from "node:net";
 import { createTransport } from "nodemailer";
 import { z } from "zod";
+import type { OutboundClient } from "../../outbound/index.ts";
 import type { Channel, OutgoingMessage, SendResult } from "../core/channel.ts";
 import { closedFailure } from "./outbound-result.ts";
 
@@ -82,9 +84,16 @@ interface SmtpError extends Error {
   response?: string;
 }
 
+/** The code of the error a refused or impossible connection fails the send with. */
+const OUTBOUND_FAILED = "WAYMARK_OUTBOUND";
+
 /** What an SMTP failure means for the message. */
 export function describeSmtpFailure(err: unknown): SendResult & { ok: false } {
-  const e = (err instanceof Error ? err : new Error(String(err))) as SmtpError;
+  const e = (err instanceof Error ? err : new Error(String(err))) as SmtpError & { permanent?: boolean };
+  // The outbound guard refused the server's address (or it cannot be connected to as given): no retry
+  // will change that, and nothing was sent.
+  if (e.code === OUTBOUND_FAILED)
+    return { ok: false, permanent: e.permanent ?? false, reason: `smtp: ${e.message}` };
   const code = e.responseCode;
   const reply = e.response ? `: ${e.response}` : e.message ? `: ${e.message}` : "";
   if (code === undefined) {
@@ -107,15 +116,32 @@ export function describeSmtpFailure(err: unknown): SendResult & { ok: false } {
 
 /**
  * The email channel over SMTP (nodemailer), with a pool of up to `maxConnections` connections kept open
- * between sends (the config's, else the option's, else SMTP_MAX_CONNECTIONS). The Message-ID comes from the idempotency key, so a retry after a lost reply is the
- * same message to the receiver. Extra headers (List-Unsubscribe ...) are sent as given.
+ * between sends (the config's, else the option's, else SMTP_MAX_CONNECTIONS). The Message-ID comes from
+ * the idempotency key, so a retry after a lost reply is the same message to the receiver. Extra headers
+ * (List-Unsubscribe ...) are sent as given. Every connection is opened by `outbound`, under the guard
+ * of all outgoing calls: a relay on a private or loopback address needs WAYMARK_OUTBOUND_ALLOW (TLS,
+ * on port 465 or after STARTTLS, still checks the certificate against `host`).
  */
 export function createSmtpChannel(
   config: SmtpConfig,
-  options: { maxConnections?: number; timeouts?: SmtpTimeouts } = {},
+  options: { outbound: OutboundClient; maxConnections?: number; timeouts?: SmtpTimeouts },
 ): Channel {
+  const { outbound } = options;
   const transport = createTransport({
     pool: true,
+    getSocket: (
+      _options: unknown,
+      callback: (err: Error | null, socket?: { connection: Socket }) => void,
+    ) => {
+      outbound.connect(config.host, config.port).then(
+        (r) => {
+          if (r.ok) return callback(null, { connection: r.socket });
+          const permanent = r.kind === "refused" || r.kind === "invalid_url";
+          callback(Object.assign(new Error(r.reason), { code: OUTBOUND_FAILED, permanent }));
+        },
+        (err: unknown) => callback(err instanceof Error ? err : new Error(String(err))),
+      );
+    },
     host: config.host,
     port: config.port,
     secure: config.secure,
