@@ -7,9 +7,14 @@ import { partitionOf, RESOLVE_UNIT } from "./core/partition.ts";
  * Stage one for every workspace with unresolved events: reads the next batch in seq order, resolves
  * identities, queues each event for its profile's partition, and moves the offset, in one
  * transaction. The offset row is locked first, so two holders of a stale lease cannot both apply
- * a batch. Returns the number of events resolved.
+ * a batch. Returns the number of events resolved; `onQueued` hears, after each commit, the partitions
+ * that got events.
  */
-export async function runResolve(pool: Pool, batchSize: number): Promise<number> {
+export async function runResolve(
+  pool: Pool,
+  batchSize: number,
+  onQueued?: (partitions: number[]) => void,
+): Promise<number> {
   const { rows: behind } = await pool.query<{ workspace_id: string }>(
     `SELECT s.workspace_id FROM event_sequences s
      LEFT JOIN pipeline_offsets o ON o.workspace_id = s.workspace_id AND o.unit = $1
@@ -18,6 +23,7 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
   );
   let done = 0;
   for (const { workspace_id: workspaceId } of behind) {
+    let queuedFor: number[] = [];
     done += await withTx(pool, async (tx) => {
       const offset = await lockOffset(tx, workspaceId);
       // One statement, so the head and the events are read in one snapshot: every event up to the head
@@ -77,8 +83,10 @@ export async function runResolve(pool: Pool, batchSize: number): Promise<number>
           partitions.join(","),
         ],
       });
+      queuedFor = partitions;
       return rows.length;
     });
+    if (queuedFor.length > 0) onQueued?.(queuedFor);
   }
   return done;
 }

@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import type { Notification, Pool, PoolClient } from "pg";
-import { ALL_UNITS, RESOLVE_UNIT, fairShare } from "./core/partition.ts";
+import { ALL_UNITS, RESOLVE_UNIT, applyUnit, fairShare } from "./core/partition.ts";
 import { Leases } from "./leases.ts";
 import { runApply } from "./run-apply.ts";
 import { runResolve } from "./run-resolve.ts";
@@ -245,9 +245,14 @@ export class PipelineWorker {
   private async runBatch(unit: string): Promise<Next> {
     const batch = this.options.batchSize ?? 1000;
     if (unit === RESOLVE_UNIT) {
-      const resolved = await runResolve(this.pool, batch);
-      // Newly queued events: the partitions need not wait for their next poll.
-      if (resolved > 0) for (const unit of this.held) if (unit !== RESOLVE_UNIT) this.wake(unit);
+      // The commit's NOTIFY wakes the partitions that got events, here and in every other worker, once
+      // each. Waking them here as well made each one run a second, empty batch (three round trips)
+      // when the notification came in while it was busy. Only without a listening connection (it is
+      // being re-opened) are they woken here, so they need not wait for their poll.
+      const resolved = await runResolve(this.pool, batch, (partitions) => {
+        if (this.listener) return;
+        for (const p of partitions) if (this.held.has(applyUnit(p))) this.wake(applyUnit(p));
+      });
       this.queuedSinceVacuum += resolved;
       this.maybeVacuum();
       if (resolved === 0) return "idle";
