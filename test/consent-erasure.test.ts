@@ -86,7 +86,7 @@ describe("a person with subscriptions and a message history asks to be erased", 
     expect(await subscriptionRows([anonymousProfile])).toBe(0);
   });
 
-  it("removes their choices and suppresses their email, phone and push token, hashed, as erased", async () => {
+  it("exports their messages, their choices and the suppression entries for their addresses, and erasure removes exactly those", async () => {
     // A push notification sent to them earlier: its address is theirs too.
     const at = new Date();
     await server.db.pool.query(
@@ -105,7 +105,50 @@ describe("a person with subscriptions and a message history asks to be erased", 
       201,
     );
 
-    await json(server.admin(`/api/v1/profiles/${id}`, { method: "DELETE" }));
+    interface Export {
+      messages: Array<{ channel: string; to: string; status: string; template: string; profileId: string }>;
+      subscriptions: Array<{
+        profileId: string;
+        topic: string;
+        channel: string;
+        status: string;
+        source: string;
+      }>;
+      messageSuppressions: Array<{ channel: string; reason: string }>;
+      profiles: unknown[];
+      identities: unknown[];
+      events: unknown[];
+    }
+    const exported = await json<Export>(server.admin(`/api/v1/profiles/${anonymousProfile}/export`));
+    expect(exported.messages).toEqual([
+      expect.objectContaining({
+        channel: "push",
+        to: lin.pushToken,
+        status: "sent",
+        template: "welcome",
+        profileId: id,
+      }),
+    ]);
+    expect(
+      exported.subscriptions.map((s) => `${s.topic}/${s.channel}: ${s.status} (${s.source})`).sort(),
+    ).toEqual(["promotions/email: subscribed (identify)", "promotions/sms: unsubscribed (identify)"]);
+    // Found by the hash of their email in any spelling; the list keeps no address to show.
+    expect(exported.messageSuppressions).toEqual([
+      expect.objectContaining({ channel: "email", reason: "manual" }),
+    ]);
+    expect(JSON.stringify(exported.messageSuppressions)).not.toContain(lin.email);
+
+    const erased = await json<{ counts: Record<string, number> }>(
+      server.admin(`/api/v1/profiles/${id}`, { method: "DELETE" }),
+    );
+    // The right of access shows what the right to erasure removes.
+    expect(erased.counts).toMatchObject({
+      messages: exported.messages.length,
+      messageSubscriptions: exported.subscriptions.length,
+      profiles: exported.profiles.length,
+      identities: exported.identities.length,
+      events: exported.events.length,
+    });
 
     expect(await subscriptionRows([id, anonymousProfile])).toBe(0);
     // Any spelling of the address finds the entry: the erasure hashes it as the API does.

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { RESOLVE_UNIT } from "../pipeline/index.ts";
+import { THEIR_ADDRESSES, theirAddressParams } from "./addresses.ts";
 import { footprint, loadPerson, type FootprintTable, type Person } from "./person.ts";
 import { suppressionHash } from "./suppression.ts";
 
@@ -181,45 +182,27 @@ async function eraseJourneyData(
 }
 
 /**
- * Removes their subscription choices and puts their addresses on messaging's suppression list with
- * reason `erased`, so no message, transactional or not, reaches them again: the email and phone
- * identifiers of their profiles, and every address a message to them went to (email, SMS, push). Plain
- * SQL over messaging's tables, like the journey data above; the address is normalised and hashed
- * exactly as `normaliseAddress`/`addressHash` in src/messaging/consent.ts do (email trimmed and
- * lower-cased, a phone number's digits with a leading +, others trimmed; sha256, hex).
+ * Removes their subscription choices and puts their addresses (`THEIR_ADDRESSES`) on messaging's
+ * suppression list with reason `erased`, so no message, transactional or not, reaches them again.
+ * Plain SQL over messaging's tables, like the journey data above.
  */
 async function eraseMessagingData(
   tx: PoolClient,
   person: Person,
   now: Date,
 ): Promise<Pick<ErasureCounts, "messageSubscriptions" | "suppressedAddresses" | "messages">> {
-  const { workspaceId, profileIds, identifiers } = person;
+  const { workspaceId, profileIds } = person;
   const subscriptions = await tx.query(
     "DELETE FROM subscriptions WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])",
     [workspaceId, profileIds],
   );
   const suppressed = await tx.query(
-    `WITH raw(channel, address) AS (
-       SELECT CASE i.type WHEN 'email' THEN 'email' ELSE 'sms' END, i.value
-       FROM unnest($3::text[], $4::text[]) AS i(type, value) WHERE i.type IN ('email', 'phone')
-       UNION ALL
-       SELECT channel, to_address FROM messages
-       WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) AND to_address IS NOT NULL
-         AND channel IN ('email', 'sms', 'push')
-     ), normalised AS (
-       SELECT DISTINCT channel, CASE channel
-           WHEN 'email' THEN lower(btrim(address, E' \\t\\n\\r\\f\\v'))
-           WHEN 'sms' THEN CASE WHEN btrim(address, E' \\t\\n\\r\\f\\v') LIKE '+%' THEN '+' ELSE '' END
-                           || regexp_replace(address, '[^0-9]', '', 'g')
-           ELSE btrim(address, E' \\t\\n\\r\\f\\v') END AS address
-       FROM raw
-     )
+    `WITH ${THEIR_ADDRESSES}
      INSERT INTO message_suppressions (workspace_id, channel, address_hash, reason, created_at)
-     SELECT $1, channel, encode(sha256(convert_to(address, 'UTF8')), 'hex'), 'erased', $5
-     FROM normalised WHERE address NOT IN ('', '+')
+     SELECT $1, channel, address_hash, 'erased', $5 FROM their_addresses
      ON CONFLICT (workspace_id, channel, address_hash) DO UPDATE SET reason = 'erased', detail = NULL
        WHERE message_suppressions.reason <> 'erased'`,
-    [workspaceId, profileIds, identifiers.map((i) => i.type), identifiers.map((i) => i.value), now],
+    [...theirAddressParams(person), now],
   );
   // Then the messages themselves (addresses, rendered data): their addresses are suppressed above.
   const messages = await tx.query(

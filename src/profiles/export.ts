@@ -1,5 +1,6 @@
 import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
+import { THEIR_ADDRESSES, theirAddressParams } from "./addresses.ts";
 import { footprint, loadPerson, type FootprintTable, type Person } from "./person.ts";
 import { getProfile, type Profile } from "./read.ts";
 
@@ -32,6 +33,18 @@ export interface PersonExport {
   deadLetters: Json[];
   /** Their journey instances, oldest entry first, each with its timeline and its effects. */
   journeyInstances: JourneyInstanceExport[];
+  /**
+   * Every message to them (the message log), oldest first, with the address it went to, its status and
+   * the data it was rendered with.
+   */
+  messages: Json[];
+  /** Their subscription choices (topic and channel; topic `*` is a channel-wide unsubscribe). */
+  subscriptions: Json[];
+  /**
+   * Entries of messaging's suppression list for their addresses (bounces, complaints, manual ones):
+   * the list stores only a hash of each address, so the channel and the reason are what there is.
+   */
+  messageSuppressions: Json[];
 }
 
 /**
@@ -121,6 +134,7 @@ export async function exportPerson(
       "id",
     );
     const journeyInstances = await selectJourneyInstances(tx, person);
+    const messaging = await selectMessagingData(tx, person);
     return {
       exportedAt: now.toISOString(),
       workspaceId,
@@ -134,8 +148,46 @@ export async function exportPerson(
       events: events.map((e) => ({ ...(e.message as Json), seq: e.seq })),
       deadLetters: dead.map(isoDates),
       journeyInstances,
+      ...messaging,
     };
   });
+}
+
+/**
+ * Their messages, subscription choices and suppressed addresses: the rows `erasePerson` removes or
+ * marks. Plain SQL over messaging's tables, like the journey data below.
+ */
+async function selectMessagingData(
+  tx: PoolClient,
+  person: Person,
+): Promise<Pick<PersonExport, "messages" | "subscriptions" | "messageSuppressions">> {
+  const { rows: messages } = await tx.query<Json>(
+    `SELECT id, profile_id AS "profileId", channel, template_key AS "template", template_version AS "templateVersion",
+       topic, transactional, journey_key AS "journey", instance_id AS "instanceId", step, to_address AS "to",
+       status, reason, attempts, subject, provider_message_id AS "providerMessageId", data,
+       created_at AS "createdAt", sent_at AS "sentAt", opened_at AS "openedAt", clicked_at AS "clickedAt",
+       updated_at AS "updatedAt"
+     FROM messages WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[]) ORDER BY created_at, id`,
+    [person.workspaceId, person.profileIds],
+  );
+  const { rows: subscriptions } = await tx.query<Json>(
+    `SELECT profile_id AS "profileId", topic, channel, status, source, updated_at AS "updatedAt"
+     FROM subscriptions WHERE workspace_id = $1 AND profile_id = ANY($2::uuid[])
+     ORDER BY updated_at, topic, channel`,
+    [person.workspaceId, person.profileIds],
+  );
+  const { rows: suppressions } = await tx.query<Json>(
+    `WITH ${THEIR_ADDRESSES}
+     SELECT s.channel, s.reason, s.detail, s.created_at AS "createdAt"
+     FROM message_suppressions s JOIN their_addresses a USING (channel, address_hash)
+     WHERE s.workspace_id = $1 ORDER BY s.created_at, s.channel`,
+    theirAddressParams(person),
+  );
+  return {
+    messages: messages.map(isoDates),
+    subscriptions: subscriptions.map(isoDates),
+    messageSuppressions: suppressions.map(isoDates),
+  };
 }
 
 async function select(

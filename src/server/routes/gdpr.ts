@@ -40,6 +40,11 @@ const exportSchema = z.object({
   journeyInstances: z
     .array(journeyInstanceSchema)
     .describe("their journey instances, oldest entry first, with timelines and effects"),
+  messages: z.array(row).describe("every message to them, oldest first: address, status, rendering data"),
+  subscriptions: z.array(row).describe("their subscription choices by topic and channel"),
+  messageSuppressions: z
+    .array(row)
+    .describe("suppression-list entries for their addresses (the list keeps only a hash of each)"),
 });
 // Erasures logged before the journey runtime existed have no journey counts.
 const journeyCount = z.number().int().optional();
