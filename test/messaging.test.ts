@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, instancesOf, outboxSettled, post, publish } from "./support/journeys.ts";
 import { drained } from "./support/pipeline.ts";
 import { startTestServer } from "./support/server.ts";
+import { startReceiver } from "./support/receiver.ts";
 import { startSmtpServer } from "./support/smtp.ts";
 import { jsonBody } from "./support/responses.ts";
 
@@ -32,7 +33,7 @@ async function setup(
       provider: "smtp",
       host: smtp.host,
       port: smtp.port,
-      secure: false,
+      // No "secure": on a port other than 465 it means STARTTLS when offered (this server offers none).
       from: "Shop <shop@example.com>",
     }),
   });
@@ -238,6 +239,55 @@ describe("a bounce", () => {
       "SELECT reason FROM message_suppressions WHERE channel = 'email'",
     );
     expect(suppressed.rows.map((r) => r.reason)).toEqual(["erased"]);
+  });
+});
+
+describe("a webhook message", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    t = await setup();
+  });
+  afterAll(() => t.close());
+
+  it("goes to the template's url, or to the send's data.url when it gives one", async () => {
+    const receiver = await startReceiver("127.0.0.1");
+    try {
+      await t.template("order-hook", {
+        channel: "webhook",
+        url: `${receiver.url}/orders`,
+        body: { order: "{{ data.order }}", user: "{{ profile.traits.name }}" },
+      });
+      await t.track("identify", { userId: "dee", traits: { name: "Dee" } });
+      await drained(t.server);
+      const first = await post(t.server, "/api/v1/send", {
+        template: "order-hook",
+        to: { userId: "dee" },
+        data: { order: "A-1" },
+      });
+      expect(first.status).toBe(202);
+      await receiver.waitFor(1);
+      await post(t.server, "/api/v1/send", {
+        template: "order-hook",
+        to: { userId: "dee" },
+        data: { order: "A-2", url: `${receiver.url}/elsewhere` },
+      });
+      await receiver.waitFor(2);
+      expect(receiver.received.map((r) => [r.path, r.body])).toEqual([
+        ["/orders", { order: "A-1", user: "Dee" }],
+        ["/elsewhere", { order: "A-2", user: "Dee" }],
+      ]);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it("refuses a template url that is not http or https, naming the field", async () => {
+    const res = await t.server.admin("/api/v1/templates/bad-hook", {
+      method: "PUT",
+      ...jsonBody({ channel: "webhook", url: "file:///etc/passwd", body: {} }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toMatch(/url: must be an http or https URL/);
   });
 });
 

@@ -21,7 +21,10 @@ export const smtpConfigSchema = z.strictObject({
   provider: z.literal("smtp"),
   host: z.string().min(1).describe("the SMTP server's host name or address"),
   port: z.number().int().min(1).max(65535).describe("587 (STARTTLS), 465 (TLS) or 25"),
-  secure: z.boolean().describe("true: TLS from the first byte (port 465); false: STARTTLS when offered"),
+  secure: z
+    .boolean()
+    .optional()
+    .describe("true: TLS from the first byte; false: STARTTLS when offered. Default: true on port 465 only"),
   auth: z
     .strictObject({ user: z.string().min(1), pass: z.string().min(1).describe("secret") })
     .optional()
@@ -144,7 +147,7 @@ export function createSmtpChannel(
     },
     host: config.host,
     port: config.port,
-    secure: config.secure,
+    secure: config.secure ?? config.port === 465,
     ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
     maxConnections: config.maxConnections ?? options.maxConnections ?? SMTP_MAX_CONNECTIONS,
     connectionTimeout: options.timeouts?.connectionMs ?? 10_000,

@@ -79,6 +79,11 @@ export const pushContentSchema = z.strictObject({
 
 export const webhookContentSchema = z.strictObject({
   channel: z.literal("webhook"),
+  url: z
+    .url({ protocol: /^https?$/, error: "must be an http or https URL" })
+    .max(2048)
+    .optional()
+    .describe("where the message is POSTed when the send gives no data.url"),
   body: z
     .record(z.string(), z.unknown())
     .describe("the JSON body: an object whose strings are templates ({{ x }} alone keeps x's type)"),
