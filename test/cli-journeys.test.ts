@@ -190,6 +190,20 @@ describe("journeys through the API: apply, publish, list, inspect, pause, archiv
     expect(r.stdout).toMatch(/^steps\.0: /m);
   });
 
+  it("publish refuses a message step whose template does not exist yet, naming it and how to create it", async () => {
+    const r = await waymark("journeys", "publish", "-f", path.join(dir, "welcome.yaml"));
+    failed(r);
+    expect(r.stdout).toContain(
+      'steps.1.message.template: unknown template "welcome"; create it with PUT /api/v1/templates/welcome',
+    );
+    const template = await server.admin("/api/v1/templates/welcome", {
+      method: "PUT",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ channel: "email", subject: "Welcome", html: "<p>Welcome aboard</p>" }),
+    });
+    expect(template.status).toBe(200);
+  });
+
   it("publish -f applies a good file and publishes version 1", async () => {
     const r = await waymark("journeys", "publish", "-f", path.join(dir, "welcome.yaml"));
     ok(r);

@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors/index.ts";
 import { journeyDefinitionSchema, type JourneyDefinition } from "./core/definition.ts";
-import { validateJourney, type Violation } from "./core/validate.ts";
+import { validateJourney, type ValidateOptions, type Violation } from "./core/validate.ts";
 import type { JourneyVersion } from "./engine/types.ts";
 import { nextScheduledRun } from "./schedule.ts";
 
@@ -38,20 +38,28 @@ const summary = (r: Omit<JourneyRow, "draft">): JourneySummary => ({
   updatedAt: r.updated_at.toISOString(),
 });
 
-async function tableNames(db: Pool | PoolClient, workspaceId: string): Promise<string[]> {
-  const { rows } = await db.query<{ name: string }>("SELECT name FROM data_tables WHERE workspace_id = $1", [
-    workspaceId,
-  ]);
-  return rows.map((r) => r.name);
+/**
+ * What a definition may refer to in the workspace: its data tables, message templates (with their
+ * channel) and topics. Plain SQL over the tables of the data-tables and messaging modules, names only.
+ */
+async function workspaceNames(db: Pool | PoolClient, workspaceId: string): Promise<ValidateOptions> {
+  const { rows } = await db.query<{ tables: string[]; templates: Record<string, string>; topics: string[] }>(
+    `SELECT ARRAY(SELECT name FROM data_tables WHERE workspace_id = $1) AS tables,
+            (SELECT coalesce(jsonb_object_agg(key, channel), '{}') FROM templates WHERE workspace_id = $1) AS templates,
+            ARRAY(SELECT key FROM topics WHERE workspace_id = $1) AS topics`,
+    [workspaceId],
+  );
+  const row = rows[0]!;
+  return { tables: row.tables, templates: new Map(Object.entries(row.templates)), topics: row.topics };
 }
 
-/** Validates a definition against the workspace (its data tables). */
+/** Validates a definition against the workspace (its data tables, templates and topics). */
 export async function checkJourney(
   pool: Pool,
   workspaceId: string,
   definition: unknown,
 ): Promise<Violation[]> {
-  return validateJourney(definition, { tables: await tableNames(pool, workspaceId) });
+  return validateJourney(definition, await workspaceNames(pool, workspaceId));
 }
 
 /** Saves the draft (violations allowed: a draft is work in progress) and returns its violations. */
@@ -92,7 +100,7 @@ export async function publishJourney(
     const row = await lockJourney(tx, workspaceId, key);
     if (row.status === "archived")
       throw new ConflictError(`journey ${key} is archived; it cannot be published`);
-    const violations = validateJourney(row.draft, { tables: await tableNames(tx, workspaceId) });
+    const violations = validateJourney(row.draft, await workspaceNames(tx, workspaceId));
     if (violations.length > 0) return { violations };
     const definition: JourneyDefinition = journeyDefinitionSchema.parse(row.draft);
     const version = (row.published_version ?? 0) + 1;

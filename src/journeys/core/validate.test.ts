@@ -472,3 +472,50 @@ describe("fields that would be ignored", () => {
     ]);
   });
 });
+
+describe("a message step, against the workspace's templates and topics", () => {
+  const send = (message: Record<string, unknown>) => journey([{ id: "hello", message }]);
+  const workspace = {
+    templates: new Map([
+      ["welcome", "email"],
+      ["order-shipped", "sms"],
+    ]),
+    topics: ["promotions"],
+  };
+
+  it("is valid when its template is of its channel and its topic exists", () => {
+    expect(
+      validateJourney(send({ channel: "email", template: "welcome", topic: "promotions" }), workspace),
+    ).toEqual([]);
+  });
+
+  it("names a template the workspace does not have, and how to create it", () => {
+    expect(validateJourney(send({ channel: "email", template: "goodbye" }), workspace)).toEqual([
+      {
+        path: "steps.0.message.template",
+        message: 'unknown template "goodbye"; create it with PUT /api/v1/templates/goodbye',
+      },
+    ]);
+  });
+
+  it("names a template of another channel", () => {
+    expect(validateJourney(send({ channel: "sms", template: "welcome" }), workspace)).toEqual([
+      { path: "steps.0.message.template", message: 'template "welcome" is an email template, not sms' },
+    ]);
+  });
+
+  it("names a topic the workspace does not have", () => {
+    expect(
+      validateJourney(send({ channel: "email", template: "welcome", topic: "news" }), workspace),
+    ).toEqual([
+      {
+        path: "steps.0.message.topic",
+        message: 'unknown topic "news"; create it with PUT /api/v1/topics/news',
+      },
+    ]);
+  });
+
+  it("is not checked without the workspace (the CLI's offline validate)", () => {
+    expect(validateJourney(send({ channel: "sms", template: "nowhere", topic: "none" }))).toEqual([]);
+  });
+});

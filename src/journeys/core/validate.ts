@@ -14,6 +14,13 @@ export interface Violation {
 export interface ValidateOptions {
   /** The workspace's data tables; when given, a lookup into any other table is a violation. */
   tables?: readonly string[];
+  /**
+   * The workspace's message templates, key to channel; when given, a message step naming another
+   * template, or one of another channel, is a violation.
+   */
+  templates?: ReadonlyMap<string, string>;
+  /** The workspace's topics; when given, a message step naming another topic is a violation. */
+  topics?: readonly string[];
 }
 
 /** Context names the engine fills itself. */
@@ -109,6 +116,30 @@ export function journeyRules(def: JourneyDefinition, options: ValidateOptions = 
     }
   }
   def.steps.forEach((step, i) => stepTemplates(step, `steps.${i}`, template, templates, at));
+
+  // What message steps send: a template of their channel, a topic that exists.
+  def.steps.forEach((step, i) => {
+    const m = step.message;
+    if (!m) return;
+    const channel = options.templates?.get(m.template);
+    if (options.templates && channel === undefined) {
+      at(
+        `steps.${i}.message.template`,
+        `unknown template "${m.template}"; create it with PUT /api/v1/templates/${m.template}`,
+      );
+    } else if (channel !== undefined && channel !== m.channel) {
+      at(
+        `steps.${i}.message.template`,
+        `template "${m.template}" is ${channel === "email" ? "an" : "a"} ${channel} template, not ${m.channel}`,
+      );
+    }
+    if (m.topic !== undefined && options.topics && !options.topics.includes(m.topic)) {
+      at(
+        `steps.${i}.message.topic`,
+        `unknown topic "${m.topic}"; create it with PUT /api/v1/topics/${m.topic}`,
+      );
+    }
+  });
 
   // Time zones.
   const zone = (path: string, tz: string | undefined) => {
