@@ -126,6 +126,19 @@ describe("bodies", () => {
     });
   });
 
+  it("keeps a refused single event's body as it came, spacing and all, as the dead letter", async () => {
+    const sent = '{ "event": "No Identity",  "properties": {"a": 1} }';
+    const res = await server.track("/v1/track", sent);
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      "track: userId or anonymousId is required",
+    );
+    expect((await rejected()).find((r) => r.raw === sent)).toMatchObject({
+      reasonCode: "missing_identity",
+      route: "track",
+    });
+  });
+
   it("answers CORS preflights on the tracking routes", async () => {
     const res = await fetch(`${server.url}/v1/t`, {
       method: "OPTIONS",
@@ -391,5 +404,14 @@ describe("reading back", () => {
     expect(((await tooMany.json()) as { message: string }).message).toMatch(/^querystring\.limit/);
     const forged = await server.admin("/api/v1/events?cursor=!!!");
     expect(forged.status).toBe(400);
+  });
+
+  it("refuses a filter it does not know instead of ignoring it (a typo must not list everything)", async () => {
+    const res = await server.admin("/api/v1/events?user_id=pager");
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({
+      error: "validation_error",
+      message: expect.stringMatching(/^querystring: .*"user_id"/),
+    });
   });
 });

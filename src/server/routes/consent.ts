@@ -141,7 +141,7 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       schema: {
         ...common,
         summary: "The suppression list, newest first: hashes, never addresses",
-        querystring: z.object({
+        querystring: z.strictObject({
           ...addressQuery,
           reason: z.enum(SUPPRESSION_REASONS).optional(),
           limit: z.coerce.number().int().min(1).max(1000).default(100),
@@ -198,7 +198,7 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       schema: {
         ...common,
         summary: "Take an address (or a hash from the list) off the suppression list; erased people stay",
-        querystring: z.object({
+        querystring: z.strictObject({
           channel: channelSchema,
           address: z.string().min(1).max(1000).optional(),
           hash: z

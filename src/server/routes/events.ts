@@ -30,7 +30,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ServerDeps): Promi
         tags: ["events"],
         summary: "The workspace's events, newest first",
         security: [{ adminToken: [] }],
-        querystring: z.object({
+        querystring: z.strictObject({
           ...pageQuery,
           type: z.enum(STORED_TYPES).optional(),
           event: z.string().optional(),
@@ -52,7 +52,7 @@ export async function eventRoutes(app: FastifyInstance, deps: ServerDeps): Promi
         tags: ["events"],
         summary: "Messages the tracking API refused (dead letters), newest first, with their reasons",
         security: [{ adminToken: [] }],
-        querystring: z.object(pageQuery),
+        querystring: z.strictObject(pageQuery),
         response: { 200: z.object({ items: z.array(rejectedSchema), nextCursor: z.string().nullable() }) },
       },
     },

@@ -111,7 +111,7 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
       schema: {
         ...common,
         summary: "The erasure log (counts only, never whom) and how many messages suppression dropped",
-        querystring: z.object({
+        querystring: z.strictObject({
           limit: z.coerce.number().int().min(1).max(1000).default(50),
           cursor: z.string().optional(),
         }),

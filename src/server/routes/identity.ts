@@ -84,7 +84,7 @@ export async function identityRoutes(app: FastifyInstance, deps: ServerDeps): Pr
       schema: {
         ...common,
         summary: "Identity decisions (blocked values, dropped identifiers, refused merges), newest first",
-        querystring: z.object({
+        querystring: z.strictObject({
           ...page,
           profileId: z.string().optional().describe("only those about this person, under any of their ids"),
         }),
@@ -102,7 +102,7 @@ export async function identityRoutes(app: FastifyInstance, deps: ServerDeps): Pr
       schema: {
         ...common,
         summary: "Visitor stitching suggestions, newest first",
-        querystring: z.object({ ...page, status: z.enum(SUGGESTION_STATUSES).optional() }),
+        querystring: z.strictObject({ ...page, status: z.enum(SUGGESTION_STATUSES).optional() }),
         response: { 200: pageOf(suggestionSchema) },
       },
     },

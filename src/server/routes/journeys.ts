@@ -238,7 +238,7 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
         ...common,
         summary: "The journey's instances, newest entry first",
         params: keyParams,
-        querystring: z.object({
+        querystring: z.strictObject({
           ...page,
           step: z
             .string()
@@ -263,7 +263,7 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
           "userId; their instances under profiles merged into theirs are included. An unknown person has " +
           "none.",
         querystring: z
-          .object({
+          .strictObject({
             ...page,
             profileId: z.string().optional().describe("the person's profile id"),
             userId: z.string().optional().describe("or their userId"),

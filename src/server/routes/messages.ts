@@ -47,7 +47,7 @@ export async function messageRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       schema: {
         ...common,
         summary: "The message log, newest first: status and, when not sent, why",
-        querystring: z.object({
+        querystring: z.strictObject({
           profileId: z.string().optional(),
           journey: z.string().optional(),
           status: z.enum(["queued", "sent", "skipped", "failed", "bounced"]).optional(),

@@ -67,7 +67,7 @@ export async function overviewRoutes(app: FastifyInstance, deps: ServerDeps): Pr
           "Series cover the last `hours` in fixed buckets aligned to the Unix epoch, with a point for every " +
           "bucket (zeros included); the last bucket holds now and is still filling.",
         security: [{ adminToken: [] }],
-        querystring: z.object({
+        querystring: z.strictObject({
           hours: z.coerce.number().int().min(1).max(168).default(24).describe("the window (1 to 168 hours)"),
         }),
         response: { 200: overviewSchema },

@@ -42,7 +42,7 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
       schema: {
         ...common,
         summary: "Find profiles by identifier or free text",
-        querystring: z.object({
+        querystring: z.strictObject({
           ...page,
           query: z.string().optional().describe("text in an identifier or a trait"),
           userId: z.string().optional(),
@@ -76,7 +76,7 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         ...common,
         summary: "The profile's whole event history across its merged ids, newest first",
         params: idParams,
-        querystring: z.object(page),
+        querystring: z.strictObject(page),
       },
     },
     async (req) => profileEvents(deps.pool, req.workspace.id, req.params.id, req.query),

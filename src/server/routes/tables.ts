@@ -116,7 +116,7 @@ async function routes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
           "column, rule) and stores nothing.",
         consumes: ["application/json", "text/csv"],
         params: nameParams,
-        querystring: z.object({
+        querystring: z.strictObject({
           key: z.string().optional().describe("CSV: the key column (JSON names it in the body)"),
         }),
         body: z.union([jsonUpload, csvUpload]),

@@ -174,7 +174,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ServerDeps): Pr
         ...common,
         summary: "A template's latest version (or ?version=) and the list of its versions",
         params: keyParams,
-        querystring: z.object({ version: version.optional() }),
+        querystring: z.strictObject({ version: version.optional() }),
         response: { 200: detailSchema },
       },
     },

@@ -198,7 +198,8 @@ export async function trackingRoutes(app: FastifyInstance, deps: RouteDeps): Pro
     } else {
       const result = readMessage(kind, parsed.value, ctx);
       if (!result.ok) {
-        await write([], [result.rejection]);
+        // The dead letter keeps the body as it came, not the message as read (with its type added).
+        await write([], [{ ...result.rejection, raw: text }]);
         throw new ValidationError(result.rejection.reason);
       }
       events = [result.event];
