@@ -84,6 +84,11 @@ describe("a person with subscriptions and a message history asks to be erased", 
       "promotions/sms: unsubscribed",
     ]);
     expect(await subscriptionRows([anonymousProfile])).toBe(0);
+    // The same choices, the person named by an identifier instead of a profile id.
+    const byRef = await json<unknown[]>(
+      server.admin(`/api/v1/profiles/anonymous_id:${lin.anonymousId}/subscriptions`),
+    );
+    expect(byRef).toEqual(subs);
   });
 
   it("exports their messages, their choices and the suppression entries for their addresses, and erasure removes exactly those", async () => {

@@ -132,6 +132,34 @@ describe("a person browses, logs in on two devices, and then asks for their data
     expect(profile.mergedFrom.map((m) => m.id)).toEqual([tabletProfileId, phoneProfileId]);
   });
 
+  it("finds them by an identifier written type:value, as Segment's Profile API does, on every profile route", async () => {
+    for (const ref of [
+      `user_id:${ada.userId}`,
+      `email:${ada.email.toUpperCase()}`,
+      `anonymous_id:${ada.phone}`,
+    ]) {
+      const res = await server.admin(`/api/v1/profiles/${encodeURIComponent(ref)}`);
+      expect(res.status, ref).toBe(200);
+      expect(((await res.json()) as { id: string }).id, ref).toBe(adaId);
+    }
+    const events = await json<{ items: Array<{ userId?: string }> }>(
+      server.admin(`/api/v1/profiles/user_id:${ada.userId}/events?limit=100`),
+    );
+    const byId = await json<{ items: unknown[] }>(server.admin(`/api/v1/profiles/${adaId}/events?limit=100`));
+    expect(events.items).toEqual(byId.items);
+    expect(events.items.length).toBeGreaterThan(0);
+    const viaRef = await json<{ profile: { id: string } }>(
+      server.admin(`/api/v1/profiles/user_id:${ada.userId}/export`),
+    );
+    expect(viaRef.profile.id).toBe(adaId);
+    const unknown = await server.admin("/api/v1/profiles/user_id:nobody-at-all");
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toEqual({
+      error: "not_found",
+      message: 'no profile with user_id "nobody-at-all"',
+    });
+  });
+
   it("exports everything stored about them, and a merged-away id answers with the same export", async () => {
     interface Export {
       deviceSightings: Array<{ profileId: string }>;

@@ -17,5 +17,5 @@ export {
   BUILTIN_TYPES,
   type IdentityRules,
 } from "./core/rules.ts";
-export { extractIdentifiers, type Identifier } from "./core/extract.ts";
+export { extractIdentifiers, normaliseType, normaliseValue, type Identifier } from "./core/extract.ts";
 export { MERGE_EVENT } from "./core/merge.ts";

@@ -9,7 +9,7 @@ export {
   type Queryable,
 } from "./read.ts";
 export { applyEvent, absorbProfile, type ProfileState } from "./core/apply.ts";
-export { lookupProfileId } from "./lookup.ts";
+export { lookupProfileId, profileIdOfRef } from "./lookup.ts";
 export { exportPerson, type PersonExport } from "./export.ts";
 export { erasePerson, type Erasure, type ErasureCounts, type SuppressionCache } from "./erase.ts";
 export { SuppressionList, suppressionHash, type Screened, type SuppressionOptions } from "./suppression.ts";

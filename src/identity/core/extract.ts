@@ -24,8 +24,7 @@ export function extractIdentifiers(message: Message, rules: IdentityRules): Extr
   const add = (type: string, value: unknown) => {
     if (typeof value === "number" && Number.isFinite(value)) value = String(value);
     if (typeof value !== "string") return;
-    const v = type === "email" ? value.trim().toLowerCase() : value.trim();
-    found.push({ type, value: v });
+    found.push({ type, value: normaliseValue(type, value) });
   };
   add("user_id", message.userId);
   add("anonymous_id", message.anonymousId);
@@ -62,8 +61,13 @@ function aliasType(message: Message): string {
   return previous.includes("@") ? "email" : "anonymous_id";
 }
 
+/** An identifier's value as the graph stores it: trimmed; an email also lower-cased. */
+export function normaliseValue(type: string, value: string): string {
+  return type === "email" ? value.trim().toLowerCase() : value.trim();
+}
+
 /** `user_id`, `email`, `phone` and custom types, spelled the same way whatever the SDK sent. */
-function normaliseType(type: string): string {
+export function normaliseType(type: string): string {
   const t = type
     .trim()
     .toLowerCase()

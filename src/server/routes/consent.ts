@@ -30,8 +30,10 @@ import {
   unsubscribedPage,
   unsuppress,
 } from "../../messaging/index.ts";
+import { profileIdOfRef } from "../../profiles/index.ts";
 import type { ServerDeps } from "../context.ts";
 import { toResponse } from "../errors.ts";
+import { PROFILE_REF } from "./profiles.ts";
 
 const common = { tags: ["consent"], security: [{ adminToken: [] }] };
 
@@ -41,9 +43,7 @@ const subscriptionView = subscriptionInputSchema.extend({
   source: z.string().describe("api, identify, one_click or preference_page"),
   updatedAt: z.string(),
 });
-const profileParams = z.object({
-  id: z.string().describe("a profile id (a merged-away id stands for its survivor)"),
-});
+const profileParams = z.object({ id: z.string().describe(PROFILE_REF) });
 const suppressionView = z.object({
   channel: z.string(),
   addressHash: z.string().describe("sha256 (hex) of the normalised address"),
@@ -112,7 +112,12 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: z.array(subscriptionView) },
       },
     },
-    async (req) => getSubscriptions(deps.pool, req.workspace.id, req.params.id),
+    async (req) =>
+      getSubscriptions(
+        deps.pool,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+      ),
   );
   r.put(
     "/api/v1/profiles/:id/subscriptions",
@@ -128,7 +133,15 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: z.array(subscriptionView) },
       },
     },
-    async (req) => setSubscriptions(deps.pool, req.workspace.id, req.params.id, req.body, "api", now()),
+    async (req) =>
+      setSubscriptions(
+        deps.pool,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+        req.body,
+        "api",
+        now(),
+      ),
   );
 
   const addressQuery = {

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { erasePerson, exportPerson, listErasures } from "../../profiles/index.ts";
+import { erasePerson, exportPerson, listErasures, profileIdOfRef } from "../../profiles/index.ts";
 import type { RouteDeps } from "../context.ts";
-import { profileSchema } from "./profiles.ts";
+import { PROFILE_REF, profileSchema } from "./profiles.ts";
 
 const row = z.record(z.string(), z.unknown());
 const journeyInstanceSchema = z.object({
@@ -68,7 +68,7 @@ const countsSchema = z.object({
 });
 const erasureSchema = z.object({ id: z.number().int(), erasedAt: z.string(), counts: countsSchema });
 const idParams = z.object({
-  id: z.string().describe("a profile id (a merged-away id stands for its survivor)"),
+  id: z.string().describe(PROFILE_REF),
 });
 
 /** Right of access and right to erasure (admin token). */
@@ -86,7 +86,13 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         response: { 200: exportSchema },
       },
     },
-    async (req) => exportPerson(deps.pool, req.workspace.id, req.params.id, now()),
+    async (req) =>
+      exportPerson(
+        deps.pool,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+        now(),
+      ),
   );
   r.delete(
     "/api/v1/profiles/:id",
@@ -103,7 +109,14 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         response: { 200: erasureSchema },
       },
     },
-    async (req) => erasePerson(deps.pool, deps.suppression, req.workspace.id, req.params.id, now()),
+    async (req) =>
+      erasePerson(
+        deps.pool,
+        deps.suppression,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+        now(),
+      ),
   );
   r.get(
     "/api/v1/erasures",

@@ -1,10 +1,15 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { findProfiles, getProfile, profileEvents } from "../../profiles/index.ts";
+import { findProfiles, getProfile, profileEvents, profileIdOfRef } from "../../profiles/index.ts";
 import type { ServerDeps } from "../context.ts";
 
 const jsonObject = z.record(z.string(), z.unknown());
+
+/** What a profile route's `:id` takes. */
+export const PROFILE_REF =
+  "a profile id (a merged-away id stands for its survivor), or an identifier as type:value, e.g. " +
+  "user_id:user-42 or email:ada@example.com";
 export const profileSchema = z.object({
   id: z.string(),
   traits: jsonObject,
@@ -29,7 +34,7 @@ const page = {
   cursor: z.string().optional().describe("nextCursor of the previous page"),
 };
 const idParams = z.object({
-  id: z.string().describe("a profile id (a merged-away id answers with its survivor)"),
+  id: z.string().describe(PROFILE_REF),
 });
 
 /** Reading unified profiles (admin token). */
@@ -67,7 +72,12 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: profileSchema },
       },
     },
-    async (req) => getProfile(deps.pool, req.workspace.id, req.params.id),
+    async (req) =>
+      getProfile(
+        deps.pool,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+      ),
   );
   r.get(
     "/api/v1/profiles/:id/events",
@@ -79,6 +89,12 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         querystring: z.strictObject(page),
       },
     },
-    async (req) => profileEvents(deps.pool, req.workspace.id, req.params.id, req.query),
+    async (req) =>
+      profileEvents(
+        deps.pool,
+        req.workspace.id,
+        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
+        req.query,
+      ),
   );
 }
