@@ -210,6 +210,18 @@ describe("journeys through the API: apply, publish, list, inspect, pause, archiv
     expect(r.stdout.trim().split("\n").at(-1)).toBe("welcome: published version 1");
   });
 
+  it("publishing the same draft again adds no identical version", async () => {
+    const r = await waymark("journeys", "publish", "welcome");
+    ok(r);
+    expect(r.stdout.trim()).toBe("welcome: unchanged; version 1 stays published");
+    const journey = (await (await server.admin("/api/v1/journeys/welcome")).json()) as {
+      publishedVersion: number;
+      versions: unknown[];
+    };
+    expect(journey.publishedVersion).toBe(1);
+    expect(journey.versions).toHaveLength(1);
+  });
+
   it("list shows it live", async () => {
     const r = await waymark("journeys", "list");
     ok(r);

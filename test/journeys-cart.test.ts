@@ -206,5 +206,7 @@ describe("the abandoned cart journey", () => {
     expect(stats.totals).toMatchObject({ entered: 4, active: 1, completed: 2, exited: 1, goalReached: 1 });
     const hold = stats.steps.find((s: { step: string }) => s.step === "wait_checkout");
     expect(hold).toMatchObject({ entered: 4, waiting: 1 });
+    // Every step of the definition, in its order, also one nobody has reached.
+    expect(stats.steps.map((s: { step: string }) => s.step)).toEqual(["wait_checkout", "remind", "done"]);
   });
 });

@@ -287,6 +287,17 @@ describe("triggers through the API and on a schedule", () => {
     expect(hook!.body).toEqual({ topic: "billing" });
   });
 
+  it("refuses to start a journey that has no API trigger, saying what starts it", async () => {
+    const res = await post(t.server, "/api/v1/journeys/trial-digest/trigger", { userId: "caller" });
+    expect(res.status).toBe(409);
+    expect(await res.json()).toEqual({
+      error: "conflict",
+      message:
+        'journey trial-digest starts on its schedule, not through the API; publish it with "trigger": { "api": true } to start it here',
+    });
+    expect(await instancesOf(t.server, "trial-digest")).toHaveLength(0);
+  });
+
   it("enters at each tick the profiles meeting the schedule's condition", async () => {
     await t.track("identify", { userId: "t1", traits: { plan: "trial", name: "Tia" } });
     await t.track("identify", { userId: "p1", traits: { plan: "pro", name: "Pat" } });

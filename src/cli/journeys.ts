@@ -86,7 +86,7 @@ export function journeyCommands(program: Command): void {
       }
       key = saved.journey.key;
     }
-    let published: { journey: JourneySummary; version: unknown };
+    let published: { journey: JourneySummary; version: unknown; unchanged?: boolean };
     try {
       published = await api.request("POST", `/api/v1/journeys/${enc(key!)}/publish`, { json: {} });
     } catch (err) {
@@ -98,7 +98,11 @@ export function journeyCommands(program: Command): void {
       throw err;
     }
     if (flags.json) return printJson(published);
-    console.log(`${published.journey.key}: published version ${versionNumber(published.version)}`);
+    console.log(
+      published.unchanged
+        ? `${published.journey.key}: unchanged; version ${versionNumber(published.version)} stays published`
+        : `${published.journey.key}: published version ${versionNumber(published.version)}`,
+    );
   });
 
   withApiFlags(journeys.command("list").description("the workspace's journeys")).action(

@@ -89,13 +89,17 @@ export async function saveDraft(
   return { journey: summary(rows[0]!), violations };
 }
 
-/** Publishes the draft as the next immutable version and activates the journey. */
+/**
+ * Publishes the draft as the next immutable version and activates the journey. Publishing an active
+ * journey whose draft equals its published version changes nothing (`unchanged`), rather than adding
+ * an identical version.
+ */
 export async function publishJourney(
   pool: Pool,
   workspaceId: string,
   key: string,
   now: Date,
-): Promise<{ journey: JourneySummary; version: number } | { violations: Violation[] }> {
+): Promise<{ journey: JourneySummary; version: number; unchanged: boolean } | { violations: Violation[] }> {
   return withTx(pool, async (tx) => {
     const row = await lockJourney(tx, workspaceId, key);
     if (row.status === "archived")
@@ -103,6 +107,14 @@ export async function publishJourney(
     const violations = validateJourney(row.draft, await workspaceNames(tx, workspaceId));
     if (violations.length > 0) return { violations };
     const definition: JourneyDefinition = journeyDefinitionSchema.parse(row.draft);
+    if (row.status === "active" && row.published_version !== null) {
+      const { rows: same } = await tx.query(
+        `SELECT 1 FROM journey_versions
+         WHERE workspace_id = $1 AND journey_key = $2 AND version = $3 AND definition = $4::jsonb`,
+        [workspaceId, key, row.published_version, JSON.stringify(definition)],
+      );
+      if (same.length > 0) return { journey: summary(row), version: row.published_version, unchanged: true };
+    }
     const version = (row.published_version ?? 0) + 1;
     await tx.query(
       `INSERT INTO journey_versions (workspace_id, journey_key, version, definition) VALUES ($1, $2, $3, $4)`,
@@ -113,7 +125,7 @@ export async function publishJourney(
        WHERE workspace_id = $1 AND key = $2 RETURNING *`,
       [workspaceId, key, version, nextScheduledRun(definition, now) ?? null],
     );
-    return { journey: summary(rows[0]!), version };
+    return { journey: summary(rows[0]!), version, unchanged: false };
   });
 }
 

@@ -184,7 +184,7 @@ export async function exitInstances(
 
 /** Per step: entered, waiting now, completed (moved on), ended there by reason; totals and goals. */
 export async function journeyStats(pool: Pool, workspaceId: string, journey: string) {
-  const [audit, current, totals] = await Promise.all([
+  const [audit, current, totals, order] = await Promise.all([
     pool.query<{ step: string | null; kind: string; n: string }>(
       `SELECT step, kind, count(*) AS n FROM journey_audit
        WHERE workspace_id = $1 AND journey_key = $2 AND kind IN ('step_started', 'goal_reached')
@@ -203,6 +203,17 @@ export async function journeyStats(pool: Pool, workspaceId: string, journey: str
        FROM journey_instances WHERE workspace_id = $1 AND journey_key = $2`,
       [workspaceId, journey],
     ),
+    // The published version's steps, in their order: listed with zeros before anyone reaches them.
+    pool.query<{ id: string }>(
+      `SELECT s->>'id' AS id
+       FROM journeys j
+       JOIN journey_versions v
+         ON v.workspace_id = j.workspace_id AND v.journey_key = j.key AND v.version = j.published_version
+       CROSS JOIN LATERAL jsonb_array_elements(v.definition->'steps') WITH ORDINALITY AS x(s, ord)
+       WHERE j.workspace_id = $1 AND j.key = $2
+       ORDER BY x.ord`,
+      [workspaceId, journey],
+    ),
   ]);
   const steps = new Map<
     string,
@@ -213,6 +224,7 @@ export async function journeyStats(pool: Pool, workspaceId: string, journey: str
     if (!s) steps.set(step, (s = { step, entered: 0, waiting: 0, completed: 0, ended: {} }));
     return s;
   };
+  for (const r of order.rows) of(r.id);
   for (const r of audit.rows) if (r.kind === "step_started" && r.step) of(r.step).entered += Number(r.n);
   const byStatus: Record<string, number> = {};
   const exitReasons: Record<string, number> = {};

@@ -168,14 +168,27 @@ export async function triggerJourney(
   now: Date,
   newId: () => string,
 ): Promise<{ messageId: string; duplicate: boolean }> {
-  const { rows } = await pool.query<{ status: string }>(
-    "SELECT status FROM journeys WHERE workspace_id = $1 AND key = $2",
+  const { rows } = await pool.query<{
+    status: string;
+    trigger: { api?: boolean; event?: string } | null;
+  }>(
+    `SELECT j.status, v.definition->'trigger' AS trigger FROM journeys j
+     LEFT JOIN journey_versions v
+       ON v.workspace_id = j.workspace_id AND v.journey_key = j.key AND v.version = j.published_version
+     WHERE j.workspace_id = $1 AND j.key = $2`,
     [workspaceId, journey],
   );
   if (!rows[0]) throw new NotFoundError(`no journey ${journey}`);
   if (rows[0].status !== "active") {
     throw new ConflictError(
       `journey ${journey} is ${rows[0].status}; only an active journey can be triggered`,
+    );
+  }
+  const trigger = rows[0].trigger;
+  if (trigger?.api !== true) {
+    const by = trigger?.event ? `the event "${trigger.event}"` : "its schedule";
+    throw new ConflictError(
+      `journey ${journey} starts on ${by}, not through the API; publish it with "trigger": { "api": true } to start it here`,
     );
   }
   const messageId = request.messageId ?? `trigger:${journey}:${newId()}`;

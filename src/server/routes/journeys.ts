@@ -124,6 +124,9 @@ export async function journeyRoutes(app: FastifyInstance, deps: ServerDeps & { v
       schema: {
         ...common,
         summary: "Publish the draft as the next immutable version (422 with the violations when invalid)",
+        description:
+          "A draft equal to the published version of an active journey adds no version: the answer has " +
+          "unchanged: true and the version that stays published.",
         params: keyParams,
       },
     },
