@@ -278,7 +278,7 @@ describe("a person clicks the unsubscribe link of a promotion", () => {
         type: "track",
         event: "Unsubscribed",
         userId,
-        properties: { channel: "email", topic: "promotions", message_id: messageId, source: "one_click" },
+        properties: { channel: "email", topic: "promotions", messageId, source: "one_click" },
       }),
     ]);
   });

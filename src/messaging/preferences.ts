@@ -178,7 +178,7 @@ async function appendUnsubscribed(
         properties: {
           channel: choice.channel,
           topic: choice.topic === "*" ? null : choice.topic,
-          message_id: link.messageId,
+          messageId: link.messageId,
           source,
         },
       },
