@@ -13,20 +13,20 @@ const program = new Command("waymark").description(
   "Customer journey orchestration: Segment-compatible event collection, profiles and journeys.",
 );
 
-const withServerFlags = (cmd: Command) =>
-  cmd
-    .option("--port <port>", "HTTP port (env WAYMARK_PORT, default 8080)")
-    .option("--host <host>", "address to listen on (env WAYMARK_HOST, default 127.0.0.1)")
-    .option(
-      "--data-dir <dir>",
-      "where the embedded PostgreSQL and credentials.json live (env WAYMARK_DATA_DIR, default ./.waymark)",
-    );
+/** The flag of every command that opens the database: where it lives. */
+const withDataDirFlag = (cmd: Command) =>
+  cmd.option(
+    "--data-dir <dir>",
+    "where the embedded PostgreSQL and credentials.json live (env WAYMARK_DATA_DIR, default ./.waymark)",
+  );
 
-withServerFlags(
+withDataDirFlag(
   program
     .command("start")
     .description("start the server (and the embedded PostgreSQL unless DATABASE_URL is set)"),
 )
+  .option("--port <port>", "HTTP port (env WAYMARK_PORT, default 8080)")
+  .option("--host <host>", "address to listen on (env WAYMARK_HOST, default 127.0.0.1)")
   .option("--role <role>", "all | api | worker (env WAYMARK_ROLE, default all)")
   .action(async (flags: ConfigFlags) => {
     const config = readConfig(flags);
@@ -82,7 +82,7 @@ async function onDatabase(flags: ConfigFlags, run: (pool: Pool) => Promise<void>
   }
 }
 
-withServerFlags(program.command("migrate").description("apply pending database migrations and exit")).action(
+withDataDirFlag(program.command("migrate").description("apply pending database migrations and exit")).action(
   (flags: ConfigFlags) =>
     onDatabase(flags, async (pool) => {
       const applied = await migrate(pool);
@@ -91,7 +91,7 @@ withServerFlags(program.command("migrate").description("apply pending database m
 );
 
 const workspaces = program.command("workspaces").description("manage workspaces");
-withServerFlags(
+withDataDirFlag(
   workspaces.command("create <name>").description("create a workspace and print its keys"),
 ).action((name: string, flags: ConfigFlags) =>
   onDatabase(flags, async (pool) => {
@@ -100,7 +100,7 @@ withServerFlags(
     console.log(JSON.stringify(keys, null, 2));
   }),
 );
-withServerFlags(workspaces.command("list").description("list workspaces and their write keys")).action(
+withDataDirFlag(workspaces.command("list").description("list workspaces and their write keys")).action(
   (flags: ConfigFlags) =>
     onDatabase(flags, async (pool) => {
       await migrate(pool);
@@ -108,7 +108,7 @@ withServerFlags(workspaces.command("list").description("list workspaces and thei
     }),
 );
 
-profileCommands(program, withServerFlags);
+profileCommands(program, withDataDirFlag);
 journeyCommands(program);
 tableCommands(program);
 

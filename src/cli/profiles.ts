@@ -13,10 +13,13 @@ type Flags = ConfigFlags & { workspace?: string };
  * `waymark profiles get|erase`: the same services as the admin API, run against the database
  * directly (DATABASE_URL, or the embedded one in the data dir).
  */
-export function profileCommands(program: Command, withServerFlags: (cmd: Command) => Command): void {
+export function profileCommands(program: Command, withDataDirFlag: (cmd: Command) => Command): void {
   const profiles = program.command("profiles").description("read and erase profiles");
   const withWorkspace = (cmd: Command) =>
-    withServerFlags(cmd).option("--workspace <id>", "the workspace (default: the only one)");
+    withDataDirFlag(cmd).option(
+      "--workspace <id|name>",
+      "the workspace, by id or name (default: the only one)",
+    );
 
   withWorkspace(
     profiles
@@ -70,6 +73,6 @@ async function chooseWorkspace(pool: Pool, wanted: string | undefined): Promise<
   if (all.length === 0)
     throw new NotFoundError("no workspace yet: start the server or `waymark workspaces create`");
   throw new ValidationError(
-    `${all.length} workspaces: name one with --workspace <id> (${all.map((w) => w.id).join(", ")})`,
+    `${all.length} workspaces: name one with --workspace <id or name> (${all.map((w) => `${w.name}: ${w.id}`).join(", ")})`,
   );
 }
