@@ -20,7 +20,7 @@ import { messageRoutes } from "./routes/messages.ts";
 import { overviewRoutes } from "./routes/overview.ts";
 import { gdprRoutes } from "./routes/gdpr.ts";
 import { pipelineRoutes } from "./routes/pipeline.ts";
-import { profileRoutes } from "./routes/profiles.ts";
+import { profileRoutes, resolveProfileRefs } from "./routes/profiles.ts";
 import { systemRoutes } from "./routes/system.ts";
 import { tableRoutes } from "./routes/tables.ts";
 import { templateRoutes } from "./routes/templates.ts";
@@ -109,6 +109,7 @@ export async function buildApp(serverDeps: ServerDeps): Promise<FastifyInstance>
     await app.register(engagementRoutes, deps);
     await app.register(async (admin) => {
       requireAdminToken(admin, deps.workspaces);
+      resolveProfileRefs(admin, deps.pool);
       await eventRoutes(admin, deps);
       await profileRoutes(admin, deps);
       await identityRoutes(admin, deps);

@@ -30,7 +30,6 @@ import {
   unsubscribedPage,
   unsuppress,
 } from "../../messaging/index.ts";
-import { profileIdOfRef } from "../../profiles/index.ts";
 import type { ServerDeps } from "../context.ts";
 import { toResponse } from "../errors.ts";
 import { PROFILE_REF } from "./profiles.ts";
@@ -112,12 +111,7 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: z.array(subscriptionView) },
       },
     },
-    async (req) =>
-      getSubscriptions(
-        deps.pool,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-      ),
+    async (req) => getSubscriptions(deps.pool, req.workspace.id, req.params.id),
   );
   r.put(
     "/api/v1/profiles/:id/subscriptions",
@@ -133,15 +127,7 @@ export async function consentRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: z.array(subscriptionView) },
       },
     },
-    async (req) =>
-      setSubscriptions(
-        deps.pool,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-        req.body,
-        "api",
-        now(),
-      ),
+    async (req) => setSubscriptions(deps.pool, req.workspace.id, req.params.id, req.body, "api", now()),
   );
 
   const addressQuery = {

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { erasePerson, exportPerson, listErasures, profileIdOfRef } from "../../profiles/index.ts";
+import { erasePerson, exportPerson, listErasures } from "../../profiles/index.ts";
 import type { RouteDeps } from "../context.ts";
 import { PROFILE_REF, profileSchema } from "./profiles.ts";
 
@@ -86,13 +86,7 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         response: { 200: exportSchema },
       },
     },
-    async (req) =>
-      exportPerson(
-        deps.pool,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-        now(),
-      ),
+    async (req) => exportPerson(deps.pool, req.workspace.id, req.params.id, now()),
   );
   r.delete(
     "/api/v1/profiles/:id",
@@ -109,14 +103,7 @@ export async function gdprRoutes(app: FastifyInstance, deps: RouteDeps): Promise
         response: { 200: erasureSchema },
       },
     },
-    async (req) =>
-      erasePerson(
-        deps.pool,
-        deps.suppression,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-        now(),
-      ),
+    async (req) => erasePerson(deps.pool, deps.suppression, req.workspace.id, req.params.id, now()),
   );
   r.get(
     "/api/v1/erasures",

@@ -37,6 +37,23 @@ const idParams = z.object({
   id: z.string().describe(PROFILE_REF),
 });
 
+/** The routes whose `:id` names a person (PROFILE_REF). */
+const PERSON_ROUTE = "/api/v1/profiles/:id";
+
+/**
+ * On every route under /api/v1/profiles/:id (in this scope, after the admin token set the workspace),
+ * an identifier written `type:value` is turned into the profile id holding it before the handler
+ * runs, so each handler deals in profile ids only.
+ */
+export function resolveProfileRefs(app: FastifyInstance, pool: ServerDeps["pool"]): void {
+  app.addHook("preHandler", async (req) => {
+    const url = req.routeOptions.url;
+    if (url !== PERSON_ROUTE && !url?.startsWith(`${PERSON_ROUTE}/`)) return;
+    const params = req.params as { id: string };
+    params.id = await profileIdOfRef(pool, req.workspace.id, params.id);
+  });
+}
+
 /** Reading unified profiles (admin token). */
 export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
@@ -72,12 +89,7 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         response: { 200: profileSchema },
       },
     },
-    async (req) =>
-      getProfile(
-        deps.pool,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-      ),
+    async (req) => getProfile(deps.pool, req.workspace.id, req.params.id),
   );
   r.get(
     "/api/v1/profiles/:id/events",
@@ -89,12 +101,6 @@ export async function profileRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         querystring: z.strictObject(page),
       },
     },
-    async (req) =>
-      profileEvents(
-        deps.pool,
-        req.workspace.id,
-        await profileIdOfRef(deps.pool, req.workspace.id, req.params.id),
-        req.query,
-      ),
+    async (req) => profileEvents(deps.pool, req.workspace.id, req.params.id, req.query),
   );
 }
