@@ -55,9 +55,9 @@ export interface OutboundClient {
   request(req: OutboundRequest): Promise<OutboundResult>;
   /**
    * A TCP connection to `host:port` for a protocol other than HTTP (SMTP), under the same guard and
-   * within `timeoutMs`; the caller owns the socket.
+   * within `timeoutMs` (the client's unless given); the caller owns the socket.
    */
-  connect(host: string, port: number): Promise<ConnectResult>;
+  connect(host: string, port: number, timeoutMs?: number): Promise<ConnectResult>;
   /** Closes pooled connections; requests in flight finish first. */
   close(): Promise<void>;
 }
@@ -240,7 +240,8 @@ export function createOutboundClient(options: OutboundClientOptions): OutboundCl
 
   return {
     request,
-    connect: (host, port) => connectGuarded({ host, port, allow: options.allow, lookup: resolve, timeoutMs }),
+    connect: (host, port, ms = timeoutMs) =>
+      connectGuarded({ host, port, allow: options.allow, lookup: resolve, timeoutMs: ms }),
     close: () => agent.close(),
   };
 }

@@ -95,6 +95,18 @@ describe("a guarded TCP connection (SMTP's way out)", () => {
     expect(other.connections).toBe(before + 1);
   });
 
+  it("gives up after the timeout it is given, while the name is still being resolved", async () => {
+    const client = createOutboundClient({
+      allow: parseAllowList("127.0.0.1"),
+      lookup: () => {}, // a resolver that never answers
+    });
+    expect(await client.connect("slow.example.test", allowed.port, 100)).toEqual({
+      ok: false,
+      kind: "timeout",
+      reason: `timeout: no connection to slow.example.test:${allowed.port} within 100 ms`,
+    });
+  });
+
   it("reports a closed port as a network failure and a bad port as invalid", async () => {
     const client = createOutboundClient({ allow: parseAllowList("127.0.0.1") });
     const closed = await listen("127.0.0.1");

@@ -130,13 +130,14 @@ export function createSmtpChannel(
   options: { outbound: OutboundClient; maxConnections?: number; timeouts?: SmtpTimeouts },
 ): Channel {
   const { outbound } = options;
+  const connectionMs = options.timeouts?.connectionMs ?? 10_000;
   const transport = createTransport({
     pool: true,
     getSocket: (
       _options: unknown,
       callback: (err: Error | null, socket?: { connection: Socket }) => void,
     ) => {
-      outbound.connect(config.host, config.port).then(
+      outbound.connect(config.host, config.port, connectionMs).then(
         (r) => {
           if (r.ok) return callback(null, { connection: r.socket });
           const permanent = r.kind === "refused" || r.kind === "invalid_url";
@@ -150,10 +151,10 @@ export function createSmtpChannel(
     secure: config.secure ?? config.port === 465,
     ...(config.auth ? { auth: { user: config.auth.user, pass: config.auth.pass } } : {}),
     maxConnections: config.maxConnections ?? options.maxConnections ?? SMTP_MAX_CONNECTIONS,
-    connectionTimeout: options.timeouts?.connectionMs ?? 10_000,
+    connectionTimeout: connectionMs,
     greetingTimeout: options.timeouts?.greetingMs ?? 10_000,
     socketTimeout: options.timeouts?.socketMs ?? 30_000,
-    dnsTimeout: options.timeouts?.connectionMs ?? 10_000,
+    dnsTimeout: connectionMs,
   });
   const inFlight = new Set<Promise<unknown>>();
   let closed = false;
