@@ -18,7 +18,10 @@ interface MessageBody {
 
 /** A server with the pipeline, an injected clock, a real SMTP server as the email channel. */
 async function setup(
-  options: Pick<Parameters<typeof startTestServer>[0] & {}, "messaging" | "messagingConcurrency"> & {
+  options: Pick<
+    Parameters<typeof startTestServer>[0] & {},
+    "messaging" | "messagingConcurrency" | "pipelineStart"
+  > & {
     /** The SMTP server's loopback address (default 127.0.0.1, the test server's allowed one). */
     smtpHost?: string;
   } = {},
@@ -180,6 +183,66 @@ describe("a cart reminder email", () => {
     const mails = await t.smtp.waitFor(2);
     expect(mails[1]!.subject).toBe("Your receipt");
     expect(t.smtp.mails).toHaveLength(2);
+  });
+});
+
+describe("a send right after the identify that makes the person", () => {
+  let t: Setup;
+  beforeAll(async () => {
+    // The pipeline is built but not started: the identify waits in the log until the test starts it.
+    t = await setup({ pipelineStart: "paused" });
+    await t.template("welcome", {
+      channel: "email",
+      subject: "Welcome, {{ profile.traits.first_name }}",
+      html: "<p>Hello {{ profile.traits.first_name }}</p>",
+    });
+    await t.track("identify", { userId: "grace", traits: { email: "grace@example.com", first_name: "Grace" } });
+  });
+  afterAll(() => t?.close());
+  const send = (userId: string) =>
+    t.server.admin("/api/v1/send", {
+      method: "POST",
+      ...jsonBody({ template: "welcome", to: { userId } }),
+    });
+
+  it("answers 503 with Retry-After, naming what is not applied, when the pipeline does not get there in 5 s", async () => {
+    const started = Date.now();
+    const res = await send("grace");
+    expect(res.status).toBe(503);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(4_900);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const body = (await res.json()) as { error: string; message: string };
+    expect(body.error).toBe("unavailable");
+    expect(body.message).toMatch(/"grace" yet: 1 events accepted before this send are not applied yet/);
+    expect(await t.messages()).toEqual([]);
+  });
+
+  it("waits for the pipeline to apply the identify, then queues the email to the person's address", async () => {
+    let answered = false;
+    const pending = send("grace").then((res) => {
+      answered = true;
+      return res;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(answered).toBe(false);
+    t.server.pipeline!.start();
+    const res = await pending;
+    expect(res.status, await res.clone().text()).toBe(202);
+    const [mail] = await t.smtp.waitFor(1);
+    expect(mail!.to).toEqual(["grace@example.com"]);
+    expect(mail!.subject).toBe("Welcome, Grace");
+  });
+
+  it("answers 404 at once for a user id nobody has once the pipeline has caught up", async () => {
+    await drained(t.server);
+    const started = Date.now();
+    const res = await send("nobody");
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      'no profile with the id, email or userId "nobody"',
+    );
+    // No wait: nothing was behind (the 5 s bound is far off).
+    expect(Date.now() - started).toBeLessThan(4_000);
   });
 });
 

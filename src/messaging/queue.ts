@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
-import { NotFoundError, ValidationError } from "../errors/index.ts";
+import { NotFoundError, UnavailableError, ValidationError } from "../errors/index.ts";
+import { waitForPipeline } from "../pipeline/index.ts";
 import { lookupProfileId } from "../profiles/index.ts";
 import { getTemplate } from "./templates.ts";
 
@@ -87,6 +88,31 @@ export interface SendRequest {
   topic?: string | undefined;
 }
 
+/** How long a send waits for the pipeline to apply the events accepted before it. */
+export const SEND_PIPELINE_WAIT_MS = 5_000;
+
+/**
+ * The person a send names. One not known yet may be in an event accepted a moment before (an
+ * identify, then the send): the lookup waits for the pipeline to apply what the log held when the
+ * send came, then looks again. NotFoundError when nobody has the id after that; UnavailableError
+ * (503, retry) when the pipeline did not get there in SEND_PIPELINE_WAIT_MS.
+ */
+async function lookupRecipient(pool: Pool, workspaceId: string, key: string): Promise<string> {
+  try {
+    return await lookupProfileId(pool, workspaceId, key);
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+    const wait = await waitForPipeline(pool, workspaceId, { timeoutMs: SEND_PIPELINE_WAIT_MS });
+    if (!wait.waited) throw err;
+    if (!wait.caughtUp)
+      throw new UnavailableError(
+        `${err.message} yet: ${wait.behind} events accepted before this send are not applied yet ` +
+          `(waited ${SEND_PIPELINE_WAIT_MS / 1000} s); retry`,
+      );
+    return lookupProfileId(pool, workspaceId, key);
+  }
+}
+
 /**
  * `POST /api/v1/send`: queues one message. The person is looked up by the id given; an email that
  * belongs to nobody is sent to as given (no profile). Returns the message id and whether it is new.
@@ -103,7 +129,7 @@ export async function enqueueSend(
   const key = userId ?? profileId ?? email;
   if (!key) throw new ValidationError("to: one of userId, email or profileId is required");
   try {
-    profile = await lookupProfileId(pool, workspaceId, key);
+    profile = await lookupRecipient(pool, workspaceId, key);
   } catch (err) {
     if (!(err instanceof NotFoundError) || !email || userId || profileId) throw err;
   }

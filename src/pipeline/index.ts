@@ -4,3 +4,4 @@ export { pipelineStatus, pipelineLag, type UnitStatus, type UnitLag } from "./st
 export { PARTITIONS, ALL_UNITS, RESOLVE_UNIT, partitionOf } from "./core/partition.ts";
 export { runResolve } from "./run-resolve.ts";
 export { runApply, type ApplyResult } from "./run-apply.ts";
+export { waitForPipeline } from "./applied.ts";

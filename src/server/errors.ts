@@ -16,6 +16,8 @@ const UNAVAILABLE = new Set(["ECONNREFUSED", "ECONNRESET", "57P01", "57P02", "57
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const { status, body } = toResponse(err);
   if (status >= 500) req.log.error({ err }, "request failed");
+  // A 503 is temporary: say when to try again (SDKs and HTTP clients honour it).
+  if (status === 503) void reply.header("retry-after", "1");
   void reply.code(status).send(body);
 }
 

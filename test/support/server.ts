@@ -34,6 +34,11 @@ export async function startTestServer(
   options: {
     now?: () => Date;
     pipeline?: boolean;
+    /**
+     * `paused`: the pipeline worker is built but not started (events wait in the log); the test
+     * calls `pipeline.start()` when it wants them applied (default: started).
+     */
+    pipelineStart?: "auto" | "paused";
     /** Stages the pipeline runs after the profile stage (test-only stages that record what they see). */
     stages?: PipelineStage[];
     /** The pipeline's batch size (default: the worker's). */
@@ -94,7 +99,7 @@ export async function startTestServer(
         onApplied: (stage, events) => metrics.pipelineApplied.inc({ stage }, events),
       })
     : undefined;
-  pipeline?.start();
+  if (options.pipelineStart !== "paused") pipeline?.start();
   const journeys = options.pipeline
     ? new JourneyWorker(db.pool, {
         versions,

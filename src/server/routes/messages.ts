@@ -19,7 +19,10 @@ export async function messageRoutes(app: FastifyInstance, deps: ServerDeps): Pro
         summary: "Send a template to a person now (transactional by default)",
         description:
           "Queues the message and answers 202 with its id; the message log shows what happened. A " +
-          "transactional message skips topics, caps and quiet hours, but never a suppressed address.",
+          "transactional message skips topics, caps and quiet hours, but never a suppressed address. A " +
+          "person not known yet may be in an event accepted a moment before: the send waits up to 5 s " +
+          "for the pipeline to apply the events accepted before it (503 with Retry-After if it is " +
+          "further behind; 404 when nobody has the id).",
         body: z.object({
           template: z.string().min(1).max(100),
           to: z
