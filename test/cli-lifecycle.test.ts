@@ -351,6 +351,35 @@ describe("several processes at once on an empty database", () => {
     }
     for (const exit of exits) expect(exit).toMatchObject({ code: 0 });
   });
+
+  it("a worker beside a server on its data dir leaves apiUrl to the server and says links need WAYMARK_PUBLIC_URL", async () => {
+    const env = { DATABASE_URL: db.url };
+    const dataDir = await createDataDir();
+    await withServer(
+      ["--port", "0", "--data-dir", dataDir],
+      async (server) => {
+        expect((await readCredentials(dataDir)).apiUrl).toBe(server.url);
+        await withServer(
+          ["--port", "0", "--role", "worker", "--data-dir", dataDir],
+          async (worker) => {
+            expect(worker.url).not.toBe(server.url);
+            // The CLI still reaches the server, which serves the admin API; the worker does not.
+            expect((await readCredentials(dataDir)).apiUrl).toBe(server.url);
+            expect(await waitFor(() => /WAYMARK_PUBLIC_URL is not set/.test(worker.stderr()), 5_000)).toBe(
+              true,
+            );
+            expect(worker.stderr()).toContain(
+              `built on its own address, ${worker.url}, which does not serve them`,
+            );
+          },
+          { env },
+        );
+        // The server, started without --role, gives no such warning.
+        expect(server.stderr()).not.toContain("WAYMARK_PUBLIC_URL");
+      },
+      { env },
+    );
+  });
 });
 
 describe.concurrent("bad flags", () => {

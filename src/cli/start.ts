@@ -102,9 +102,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     messaging?.start();
 
     const created = await bootstrapWorkspace(db.pool, config.dataDir, url);
-    if (!created && !(await refreshApiUrl(config.dataDir, url))) {
+    // A worker serves no API: credentials.json keeps the address of the server that does.
+    if (!created && config.role !== "worker" && !(await refreshApiUrl(config.dataDir, url))) {
       log.warn(
         "workspaces exist but this data dir has no credentials.json; use `waymark workspaces create <name>`",
+      );
+    }
+    if (config.role === "worker" && !config.publicUrl) {
+      log.warn(
+        `WAYMARK_PUBLIC_URL is not set: links in the messages this worker sends (clicks, opens, unsubscribes) ` +
+          `are built on its own address, ${url}, which does not serve them; set it to the API's address`,
       );
     }
     // Partitions a few months ahead, kept up by every worker (the SQL function is safe to race).
