@@ -196,7 +196,10 @@ describe("a send right after the identify that makes the person", () => {
       subject: "Welcome, {{ profile.traits.first_name }}",
       html: "<p>Hello {{ profile.traits.first_name }}</p>",
     });
-    await t.track("identify", { userId: "grace", traits: { email: "grace@example.com", first_name: "Grace" } });
+    await t.track("identify", {
+      userId: "grace",
+      traits: { email: "grace@example.com", first_name: "Grace" },
+    });
   });
   afterAll(() => t?.close());
   const send = (userId: string) =>
