@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -229,40 +229,52 @@ const pushMessage = (idempotencyKey: string, n: number, to = DEVICE): OutgoingMe
   data: { productId: `kettle-${n}`, quantity: n, deepLink: "app://products/kettle" },
 });
 
-channelContract("fcm (a fake FCM HTTP v1 API)", () => ({
-  kind: "push",
-  provider: "fcm",
-  open: () => createFcmChannel(fcmConfig(), { outbound }),
-  message: (key, n) => pushMessage(key, n),
-  // Data values travel as strings: a number as its JSON.
-  contentOf: (m) => ({
-    token: m.to,
-    notification: { title: m.title, body: m.body },
-    data: Object.fromEntries(
-      Object.entries(m.data ?? {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
-    ),
-  }),
-  deliveries: () =>
-    fcm.pushes.map((p) => {
-      const { [FCM_IDEMPOTENCY_DATA_KEY]: key, ...data } = p.data ?? {};
-      return { key: key ?? "", content: { token: p.token, notification: p.notification, data } };
+/** The push channel authenticated with the fake's access token, or with its service account's key. */
+const fcmAuth = {
+  "an access token": (fake: FakeFcm) => ({ accessToken: fake.accessToken }),
+  "a service account's key": (fake: FakeFcm) => ({ serviceAccount: fake.serviceAccount }),
+};
+
+for (const [auth, credentials] of Object.entries(fcmAuth))
+  channelContract(`fcm with ${auth} (a fake FCM HTTP v1 API and token endpoint)`, () => ({
+    kind: "push",
+    provider: "fcm",
+    open: () =>
+      createFcmChannel({ ...fcmConfig(), accessToken: undefined, ...credentials(fcm) }, { outbound }),
+    message: (key, n) => pushMessage(key, n),
+    // Data values travel as strings: a number as its JSON.
+    contentOf: (m) => ({
+      token: m.to,
+      notification: { title: m.title, body: m.body },
+      data: Object.fromEntries(
+        Object.entries(m.data ?? {}).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+      ),
     }),
-  reset: () => fcm.reset(),
-  permanentFailure: (key) => {
-    const uninstalled = `${DEVICE}-uninstalled`;
-    fcm.unregister(uninstalled);
-    return { message: pushMessage(key, 0, uninstalled), bounce: true };
-  },
-  temporaryFailure: (key) => {
-    fcm.failNext(503);
-    return pushMessage(key, 0);
-  },
-  refused: {
-    open: () => createFcmChannel(fcmConfig(fcmRefused), { outbound }),
-    message: (key) => pushMessage(key, 0),
-    connections: () => fcmRefused.connections,
-  },
-}));
+    deliveries: () =>
+      fcm.pushes.map((p) => {
+        const { [FCM_IDEMPOTENCY_DATA_KEY]: key, ...data } = p.data ?? {};
+        return { key: key ?? "", content: { token: p.token, notification: p.notification, data } };
+      }),
+    reset: () => fcm.reset(),
+    permanentFailure: (key) => {
+      const uninstalled = `${DEVICE}-uninstalled`;
+      fcm.unregister(uninstalled);
+      return { message: pushMessage(key, 0, uninstalled), bounce: true };
+    },
+    temporaryFailure: (key) => {
+      fcm.failNext(503);
+      return pushMessage(key, 0);
+    },
+    refused: {
+      open: () =>
+        createFcmChannel(
+          { ...fcmConfig(fcmRefused), accessToken: undefined, ...credentials(fcmRefused) },
+          { outbound },
+        ),
+      message: (key) => pushMessage(key, 0),
+      connections: () => fcmRefused.connections,
+    },
+  }));
 
 const hookMessage = (idempotencyKey: string, n: number, base = receiver.url): OutgoingMessage => ({
   id: `hook-${n}`,
@@ -494,6 +506,58 @@ describe("push through FCM, beyond the contract", () => {
   });
 });
 
+describe("push through FCM with a service account's key", () => {
+  const withKey = (serviceAccount: FakeFcm["serviceAccount"] = fcm.serviceAccount) =>
+    createFcmChannel(
+      { provider: "fcm", serviceAccount, baseUrl: fcm.url } as Parameters<typeof createFcmChannel>[0],
+      { outbound },
+    );
+
+  it("takes the project from the key, gets one access token, and uses it for every push until it lapses", async () => {
+    fcm.reset();
+    const channel = withKey();
+    const before = fcm.tokensIssued;
+    const results = await Promise.all([1, 2, 3].map((n) => channel.send(pushMessage(`sa-${n}`, n))));
+    expect(results.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(fcm.pushes.map((p) => p.name)).toEqual(
+      results.map((r) => (r.ok ? r.providerMessageId : undefined)),
+    );
+    // Three sends at once share one exchange.
+    expect(fcm.tokensIssued - before).toBe(1);
+  });
+
+  it("after FCM refuses the token (401), keeps the message and gets a new token for the next send", async () => {
+    fcm.reset();
+    const channel = withKey();
+    expect(await channel.send(pushMessage("lapse-1", 1))).toMatchObject({ ok: true });
+    const before = fcm.tokensIssued;
+    fcm.expireIssuedTokens();
+    expect(await channel.send(pushMessage("lapse-2", 2))).toMatchObject({
+      ok: false,
+      permanent: false,
+      reason: expect.stringContaining("fcm HTTP 401"),
+    });
+    expect(await channel.send(pushMessage("lapse-2", 2))).toMatchObject({ ok: true });
+    expect(fcm.tokensIssued - before).toBe(1);
+    expect(fcm.pushes.map((p) => p.data?.[FCM_IDEMPOTENCY_DATA_KEY])).toEqual(["lapse-1", "lapse-2"]);
+  });
+
+  it("keeps the message, naming Google's answer, when the key is not the account's (invalid_grant)", async () => {
+    fcm.reset();
+    const other = generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+    const channel = withKey({
+      ...fcm.serviceAccount,
+      private_key: other.export({ type: "pkcs8", format: "pem" }).toString(),
+    });
+    expect(await channel.send(pushMessage("wrong-key-1", 1))).toEqual({
+      ok: false,
+      permanent: false,
+      reason: "fcm token: HTTP 400 (invalid_grant): Invalid JWT Signature.",
+    });
+    expect(fcm.pushes).toEqual([]);
+  });
+});
+
 describe("webhooks, beyond the contract", () => {
   const channel = () => createWebhookChannel({ secret: webhookSecret, outbound });
 
@@ -720,7 +784,32 @@ describe("the channels API", () => {
   });
 
   it("answers 400 naming the field that is wrong", async () => {
+    const { private_key: _key, ...keyless } = fcm.serviceAccount;
     const cases: Array<[string, unknown, RegExp]> = [
+      [
+        "push",
+        { provider: "fcm", projectId: "p" },
+        /^body\.serviceAccount: give exactly one of serviceAccount \(a service account's key file\) or accessToken$/,
+      ],
+      [
+        "push",
+        { provider: "fcm", accessToken: "t", serviceAccount: fcm.serviceAccount },
+        /^body\.serviceAccount: give exactly one of/,
+      ],
+      [
+        "push",
+        { provider: "fcm", accessToken: "t" },
+        /^body\.projectId: required \(a service account's key file carries it as project_id\)$/,
+      ],
+      ["push", { provider: "fcm", serviceAccount: keyless }, /^body\.serviceAccount\.private_key: /],
+      [
+        "push",
+        {
+          provider: "fcm",
+          serviceAccount: { ...fcm.serviceAccount, private_key: "-----BEGIN PRIVATE KEY-----\nnope" },
+        },
+        /^body\.serviceAccount\.private_key: an RSA private key in PEM/,
+      ],
       ["email", { provider: "smtp", port: 587, secure: false, from: "a@b.test" }, /^body\.host: /],
       ["email", { ...smtpConfig(), port: 70000 }, /^body\.port: /],
       ["email", { ...smtpConfig(), maxConnections: 0 }, /^body\.maxConnections: /],
@@ -755,6 +844,37 @@ describe("the channels API", () => {
       error: "not_found",
       message: 'the push channel is not configured; PUT /api/v1/channels/push with {"provider": "fcm", ...}',
     });
+  });
+
+  it("stores a push channel from a service account's key file: the private key redacted, kept on a PUT of ***, and used", async () => {
+    const keyFile = fcm.serviceAccount;
+    const res = await put("push", { provider: "fcm", serviceAccount: keyFile, baseUrl: fcm.url });
+    expect(res.status, await res.clone().text()).toBe(200);
+    const shown = (await res.json()) as { config: ChannelConfig };
+    // Only what the token exchange needs is kept from the key file; the key is shown as ***.
+    expect(shown.config).toEqual({
+      provider: "fcm",
+      serviceAccount: {
+        type: "service_account",
+        project_id: keyFile.project_id,
+        client_email: keyFile.client_email,
+        private_key: "***",
+        token_uri: keyFile.token_uri,
+      },
+      baseUrl: fcm.url,
+    });
+    const listed = await (await server.admin("/api/v1/channels")).text();
+    expect(listed).not.toContain("PRIVATE KEY");
+    expect((await put("push", { ...shown.config, maxPerSecond: 500 })).status).toBe(200);
+    fcm.reset();
+    const registry = new ChannelRegistry(server.db.pool, { outbound });
+    try {
+      const push = await registry.get(server.keys.workspaceId, "push");
+      expect(await push!.send(pushMessage("api-sa-1", 1))).toMatchObject({ ok: true });
+      expect(fcm.pushes).toHaveLength(1);
+    } finally {
+      await registry.close();
+    }
   });
 
   it("shows the workspace with its write key and its whsec_ webhook secret", async () => {

@@ -34,7 +34,7 @@ export const PROVIDERS_OF = {
 const SECRETS: Record<ChannelProvider, ReadonlyArray<readonly string[]>> = {
   smtp: [["auth", "pass"]],
   twilio: [["authToken"]],
-  fcm: [["accessToken"]],
+  fcm: [["accessToken"], ["serviceAccount", "private_key"]],
   webhook: [],
 };
 
