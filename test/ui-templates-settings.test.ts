@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeFcm } from "./support/fake-fcm.ts";
 import { startReceiver } from "./support/receiver.ts";
 import { startTestServer, type TestServer } from "./support/server.ts";
 import { startSmtpServer, type TestSmtpServer } from "./support/smtp.ts";
@@ -90,6 +91,49 @@ describe("settings, then a template written, previewed for Ada, saved and sent t
     });
     await web.screenshot("settings-channels");
     expect(web.errors).toEqual([]);
+  });
+
+  it("configures push with a pasted service account key file, shown only as set and kept on the next save", async () => {
+    const fcm = await startFakeFcm();
+    try {
+      const { page } = web;
+      await web.open("/settings?tab=channels");
+      const push = page.getByRole("form", { name: "push channel" });
+      const keyFile = push.getByLabel("Service account key (JSON)");
+      await keyFile.fill("{not json");
+      await push.getByRole("button", { name: "Save push channel" }).click();
+      await push.getByText("Service account key (JSON): not JSON").waitFor();
+
+      await keyFile.fill(JSON.stringify(fcm.serviceAccount, null, 2));
+      await push.getByRole("button", { name: "Save push channel" }).click();
+      await push.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+      const expected = {
+        provider: "fcm",
+        serviceAccount: {
+          type: "service_account",
+          project_id: fcm.projectId,
+          client_email: fcm.serviceAccount.client_email,
+          private_key: "***",
+          token_uri: fcm.serviceAccount.token_uri,
+        },
+      };
+      expect(await getJson(server, "/api/v1/channels/push")).toMatchObject({ config: expected });
+
+      await web.open("/settings?tab=channels");
+      const reloaded = page.getByRole("form", { name: "push channel" });
+      await reloaded.getByText("set", { exact: true }).waitFor();
+      expect(await reloaded.getByLabel("Service account key (JSON)").inputValue()).toBe("");
+      expect(await page.content()).not.toContain("PRIVATE KEY");
+      await reloaded.getByLabel("Max messages per second").fill("50");
+      await reloaded.getByRole("button", { name: "Save push channel" }).click();
+      await reloaded.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+      expect(await getJson(server, "/api/v1/channels/push")).toMatchObject({
+        config: { ...expected, maxPerSecond: 50 },
+      });
+      expect(web.errors).toEqual([]);
+    } finally {
+      await fcm.close();
+    }
   });
 
   it("creates, edits and deletes topics", async () => {

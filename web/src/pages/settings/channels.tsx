@@ -19,7 +19,8 @@ const KEEP_SECRET = "***";
 interface FieldSpec {
   path: string;
   label: string;
-  kind: "text" | "number" | "checkbox" | "secret";
+  /** `keyfile`: a JSON key file pasted whole; write-only like a secret (its private key comes back "***"). */
+  kind: "text" | "number" | "checkbox" | "secret" | "keyfile";
   required?: boolean;
   hint?: string;
   placeholder?: string;
@@ -92,13 +93,23 @@ const FORMS: Record<
     noun: "push",
     title: "Push · Firebase Cloud Messaging",
     fields: [
-      { path: "projectId", label: "Firebase project id", kind: "text", required: true },
+      {
+        path: "serviceAccount",
+        label: "Service account key (JSON)",
+        kind: "keyfile",
+        hint: "The key file of a service account with the Firebase Cloud Messaging API Admin role; Waymark renews its access tokens",
+      },
+      {
+        path: "projectId",
+        label: "Firebase project id",
+        kind: "text",
+        hint: "Defaults to the key file's project_id",
+      },
       {
         path: "accessToken",
         label: "Access token",
         kind: "secret",
-        required: true,
-        hint: "An OAuth 2 token with the firebase.messaging scope; replace it before it expires",
+        hint: "Instead of a key file: an OAuth 2 token with the firebase.messaging scope; replace it before it expires",
       },
       {
         path: "baseUrl",
@@ -138,7 +149,7 @@ function initialValues(fields: FieldSpec[], stored: ChannelView | undefined): Fo
     const v = valueAt(stored?.config, f.path);
     if (f.kind === "checkbox") values[f.path] = v === true;
     // A stored secret is never shown: the field starts empty and "***" keeps it.
-    else if (f.kind === "secret") values[f.path] = "";
+    else if (f.kind === "secret" || f.kind === "keyfile") values[f.path] = "";
     else values[f.path] = v === undefined || v === null ? (f.path === "port" ? "587" : "") : String(v);
   }
   return values;
@@ -159,25 +170,53 @@ function configOf(
       const typed = String(v ?? "");
       if (typed !== "") setAt(config, f.path, typed);
       else if (valueAt(stored?.config, f.path) !== undefined) setAt(config, f.path, KEEP_SECRET);
+    } else if (f.kind === "keyfile") {
+      const typed = String(v ?? "").trim();
+      // Kept as stored when nothing is pasted: its private key comes back as "***", which keeps it.
+      const keyFile = typed !== "" ? parseKeyFile(f.label, typed) : valueAt(stored?.config, f.path);
+      if (keyFile !== undefined) setAt(config, f.path, keyFile);
     } else if (String(v ?? "").trim() !== "") {
       setAt(config, f.path, f.kind === "number" ? Number(v) : String(v).trim());
     }
   }
   // SMTP AUTH is all or nothing: no user name means a relay without AUTH.
   if (provider === "smtp" && valueAt(config, "auth.user") === undefined) delete config.auth;
+  // FCM signs in one way: what was typed now replaces the other, stored way.
+  if (provider === "fcm") {
+    if (String(values.serviceAccount ?? "").trim() !== "") delete config.accessToken;
+    else if (String(values.accessToken ?? "") !== "") delete config.serviceAccount;
+  }
   return config;
+}
+
+/** A pasted key file; an Error naming the field when it is not a JSON object. */
+function parseKeyFile(label: string, text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${label}: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`${label}: not a JSON object`);
+  }
+  return parsed as Record<string, unknown>;
 }
 
 function ChannelForm(props: { channel: Exclude<ChannelKind, "webhook">; stored: ChannelView | undefined }) {
   const form = FORMS[props.channel];
   const [stored, setStored] = useState(props.stored);
   const [values, setValues] = useState<FormValues>(() => initialValues(form.fields, props.stored));
-  const save = useAction(async (body: Record<string, unknown>) =>
-    api<ChannelView>(`/api/v1/channels/${props.channel}`, { method: "PUT", body }),
+  // The body is built inside the action, so a key file that does not parse shows as its error.
+  const save = useAction(async (typed: FormValues) =>
+    api<ChannelView>(`/api/v1/channels/${props.channel}`, {
+      method: "PUT",
+      body: configOf(form.provider, form.fields, typed, stored),
+    }),
   );
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    const view = await save.run(configOf(form.provider, form.fields, values, stored));
+    const view = await save.run(values);
     if (view) {
       setStored(view);
       setValues(initialValues(form.fields, view));
@@ -204,7 +243,8 @@ function ChannelForm(props: { channel: Exclude<ChannelKind, "webhook">; stored: 
     >
       <form className="settings-form" onSubmit={onSubmit} aria-label={`${props.channel} channel`}>
         {form.fields.map((f) => {
-          const secretSet = f.kind === "secret" && valueAt(stored?.config, f.path) !== undefined;
+          const secretSet =
+            (f.kind === "secret" || f.kind === "keyfile") && valueAt(stored?.config, f.path) !== undefined;
           if (f.kind === "checkbox") {
             return (
               <label key={f.path} className="check">
@@ -227,16 +267,32 @@ function ChannelForm(props: { channel: Exclude<ChannelKind, "webhook">; stored: 
                 {!f.required && f.kind !== "secret" ? <span className="muted small"> (optional)</span> : null}
                 {secretSet ? <Badge tone="ok">set</Badge> : null}
               </label>
-              <input
-                id={id(f.path)}
-                type={f.kind === "secret" ? "password" : f.kind === "number" ? "number" : "text"}
-                autoComplete={f.kind === "secret" ? "new-password" : "off"}
-                required={f.required === true && !secretSet}
-                placeholder={secretSet ? "Stored; type a new one to replace it" : f.placeholder}
-                value={String(values[f.path] ?? "")}
-                onChange={(e) => setValues({ ...values, [f.path]: e.target.value })}
-                aria-describedby={f.hint ? `${id(f.path)}-hint` : undefined}
-              />
+              {f.kind === "keyfile" ? (
+                <textarea
+                  id={id(f.path)}
+                  rows={4}
+                  spellCheck={false}
+                  placeholder={
+                    secretSet
+                      ? "Stored; paste a new key file to replace it"
+                      : '{"type": "service_account", ...}'
+                  }
+                  value={String(values[f.path] ?? "")}
+                  onChange={(e) => setValues({ ...values, [f.path]: e.target.value })}
+                  aria-describedby={f.hint ? `${id(f.path)}-hint` : undefined}
+                />
+              ) : (
+                <input
+                  id={id(f.path)}
+                  type={f.kind === "secret" ? "password" : f.kind === "number" ? "number" : "text"}
+                  autoComplete={f.kind === "secret" ? "new-password" : "off"}
+                  required={f.required === true && !secretSet}
+                  placeholder={secretSet ? "Stored; type a new one to replace it" : f.placeholder}
+                  value={String(values[f.path] ?? "")}
+                  onChange={(e) => setValues({ ...values, [f.path]: e.target.value })}
+                  aria-describedby={f.hint ? `${id(f.path)}-hint` : undefined}
+                />
+              )}
               {f.hint ? (
                 <div id={`${id(f.path)}-hint`} className="muted small">
                   {f.hint}
