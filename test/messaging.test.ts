@@ -221,16 +221,26 @@ describe("a send right after the identify that makes the person", () => {
   });
 
   it("waits for the pipeline to apply the identify, then queues the email to the person's address", async () => {
-    let answered = false;
+    let answered = 0;
     const pending = send("grace").then((res) => {
-      answered = true;
+      answered++;
       return res;
     });
+    // A preview for her waits the same way.
+    const preview = t.server
+      .admin("/api/v1/templates/welcome/preview", { method: "POST", ...jsonBody({ userId: "grace" }) })
+      .then((res) => {
+        answered++;
+        return res;
+      });
     await new Promise((r) => setTimeout(r, 300));
-    expect(answered).toBe(false);
+    expect(answered).toBe(0);
     t.server.pipeline!.start();
     const res = await pending;
     expect(res.status, await res.clone().text()).toBe(202);
+    const previewed = await preview;
+    expect(previewed.status, await previewed.clone().text()).toBe(200);
+    expect(((await previewed.json()) as { subject: string }).subject).toBe("Welcome, Grace");
     const [mail] = await t.smtp.waitFor(1);
     expect(mail!.to).toEqual(["grace@example.com"]);
     expect(mail!.subject).toBe("Welcome, Grace");

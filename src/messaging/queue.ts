@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { Pool } from "pg";
 import { withTx } from "../db/index.ts";
-import { NotFoundError, UnavailableError, ValidationError } from "../errors/index.ts";
-import { waitForPipeline } from "../pipeline/index.ts";
-import { lookupProfileId } from "../profiles/index.ts";
+import { NotFoundError, ValidationError } from "../errors/index.ts";
+import { lookupRecipient } from "./recipient.ts";
 import { getTemplate } from "./templates.ts";
 
 /** A message as the journey engine's `message` effect describes it (outbox payload). */
@@ -86,31 +85,6 @@ export interface SendRequest {
   /** Default true: a transactional message skips topics, caps and quiet hours, never suppression. */
   transactional?: boolean | undefined;
   topic?: string | undefined;
-}
-
-/** How long a send waits for the pipeline to apply the events accepted before it. */
-export const SEND_PIPELINE_WAIT_MS = 5_000;
-
-/**
- * The person a send names. One not known yet may be in an event accepted a moment before (an
- * identify, then the send): the lookup waits for the pipeline to apply what the log held when the
- * send came, then looks again. NotFoundError when nobody has the id after that; UnavailableError
- * (503, retry) when the pipeline did not get there in SEND_PIPELINE_WAIT_MS.
- */
-async function lookupRecipient(pool: Pool, workspaceId: string, key: string): Promise<string> {
-  try {
-    return await lookupProfileId(pool, workspaceId, key);
-  } catch (err) {
-    if (!(err instanceof NotFoundError)) throw err;
-    const wait = await waitForPipeline(pool, workspaceId, { timeoutMs: SEND_PIPELINE_WAIT_MS });
-    if (!wait.waited) throw err;
-    if (!wait.caughtUp)
-      throw new UnavailableError(
-        `${err.message} yet: ${wait.behind} events accepted before this send are not applied yet ` +
-          `(waited ${SEND_PIPELINE_WAIT_MS / 1000} s); retry`,
-      );
-    return lookupProfileId(pool, workspaceId, key);
-  }
 }
 
 /**

@@ -2,9 +2,10 @@ import type { Pool, PoolClient } from "pg";
 import { withTx } from "../db/index.ts";
 import { ConflictError, NotFoundError, ValidationError } from "../errors/index.ts";
 import { TemplateError } from "../journeys/core/template.ts";
-import { getProfile, lookupProfileId } from "../profiles/index.ts";
+import { getProfile } from "../profiles/index.ts";
 import type { ChannelKind } from "./core/channel.ts";
 import { linkUrls } from "./links.ts";
+import { lookupRecipient } from "./recipient.ts";
 import {
   checkMessage,
   renderMessage,
@@ -206,7 +207,7 @@ export async function listTemplates(db: Queryable, workspaceId: string): Promise
 
 /** Who a preview is for, and what it renders with. */
 export interface PreviewRequest {
-  /** A profile id, user id or email; see lookupProfileId. */
+  /** A profile id, user id or email; see lookupRecipient (a person identified a moment ago is waited for). */
   person: string;
   event?: Record<string, unknown> | undefined;
   context?: Record<string, unknown> | undefined;
@@ -218,14 +219,14 @@ export interface PreviewRequest {
  * renderForPerson. NotFoundError for an unknown template too.
  */
 export async function previewTemplate(
-  db: Queryable,
+  pool: Pool,
   workspaceId: string,
   key: string,
   request: PreviewRequest & { version?: number | undefined },
   publicUrl: string,
 ): Promise<RenderedMessage & { version: number }> {
-  const template = await getTemplate(db, workspaceId, key, request.version);
-  const rendered = await renderForPerson(db, workspaceId, template.content, request, publicUrl);
+  const template = await getTemplate(pool, workspaceId, key, request.version);
+  const rendered = await renderForPerson(pool, workspaceId, template.content, request, publicUrl);
   return { ...rendered, version: template.version };
 }
 
@@ -234,29 +235,29 @@ export async function previewTemplate(
  * see renderForPerson. A template that does not parse is refused first, like a PUT refuses it.
  */
 export async function previewContent(
-  db: Queryable,
+  pool: Pool,
   workspaceId: string,
   content: unknown,
   request: PreviewRequest,
   publicUrl: string,
 ): Promise<RenderedMessage> {
-  return renderForPerson(db, workspaceId, parseTemplate(content), request, publicUrl);
+  return renderForPerson(pool, workspaceId, parseTemplate(content), request, publicUrl);
 }
 
 /**
  * Renders `content` for a person with their profile and the event, context and data given, with the
  * links of the message built on `publicUrl` around the placeholder token `preview`. NotFoundError for
- * an unknown person; ValidationError naming the field and line when it does not render.
+ * an unknown person (UnavailableError when the pipeline is too far behind to tell); ValidationError naming the field and line when it does not render.
  */
 async function renderForPerson(
-  db: Queryable,
+  pool: Pool,
   workspaceId: string,
   content: TemplateContent,
   request: PreviewRequest,
   publicUrl: string,
 ): Promise<RenderedMessage> {
-  const profileId = await lookupProfileId(db, workspaceId, request.person);
-  const profile = await getProfile(db, workspaceId, profileId);
+  const profileId = await lookupRecipient(pool, workspaceId, request.person);
+  const profile = await getProfile(pool, workspaceId, profileId);
   try {
     return await renderMessage(
       content,
