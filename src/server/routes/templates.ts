@@ -190,7 +190,7 @@ export async function templateRoutes(app: FastifyInstance, deps: ServerDeps): Pr
         description:
           "Renders with the person's profile (`profile.id`, `profile.traits`) and the event, context and " +
           "data given; links use the placeholder token `preview`. 404 for an unknown person or template " +
-            "(a person identified a moment ago is waited for, as a send waits), " +
+          "(a person identified a moment ago is waited for, as a send waits), " +
           "400 naming the field and line when the template does not render for this person.",
         params: keyParams,
         body: previewBody,
