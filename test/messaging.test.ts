@@ -216,7 +216,9 @@ describe("a send right after the identify that makes the person", () => {
     expect(res.headers.get("retry-after")).toBe("1");
     const body = (await res.json()) as { error: string; message: string };
     expect(body.error).toBe("unavailable");
-    expect(body.message).toMatch(/"grace" yet: 1 events accepted before this send are not applied yet/);
+    expect(body.message).toMatch(
+      /"grace" yet: 1 event accepted before this request is not applied yet \(waited 5 s\); retry$/,
+    );
     expect(await t.messages()).toEqual([]);
   });
 

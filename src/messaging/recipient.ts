@@ -21,7 +21,8 @@ export async function lookupRecipient(pool: Pool, workspaceId: string, key: stri
     if (!wait.waited) throw err;
     if (!wait.caughtUp)
       throw new UnavailableError(
-        `${err.message} yet: ${wait.behind} events accepted before this send are not applied yet ` +
+        `${err.message} yet: ${wait.behind === 1 ? "1 event" : `${wait.behind} events`} accepted before ` +
+          `this request ${wait.behind === 1 ? "is" : "are"} not applied yet ` +
           `(waited ${SEND_PIPELINE_WAIT_MS / 1000} s); retry`,
       );
     return lookupProfileId(pool, workspaceId, key);
